@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.13 2>/dev/null || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/lawvriksh)
+
+.PHONY: help install run migrate demo lint format test check-postgres check-deploy bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 13))' || \
+		{ echo "Python 3.13 is needed (found $$($(PYTHON) --version 2>&1)); set PYTHON=/path/to/python3.13"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv (Python 3.13) with the pinned requirements
+
+migrate: install ## Apply migrations to the local database (SQLite by default)
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate ## Load the demo content and the demo admin (local mode only; idempotent)
+	$(BIN)/python manage.py ensure_demo_superuser
+
+run: demo ## Set up everything and serve the app on http://127.0.0.1:8000
+	@echo ""
+	@echo "  Site:      http://$(HOST):$(PORT)/"
+	@echo "  Admin:     http://$(HOST):$(PORT)/admin/"
+	@echo "  API docs:  http://$(HOST):$(PORT)/api/v1/docs/"
+	@echo "  API root:  http://$(HOST):$(PORT)/api/v1/"
+	@echo ""
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+lint: install ## black --check and flake8
+	$(BIN)/black --check .
+	$(BIN)/flake8 .
+
+format: install ## Reformat the code with black
+	$(BIN)/black .
+
+check-postgres: install
+	@DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python scripts/check_postgres.py
+
+test: install check-postgres lint ## Lint, then the whole test suite on PostgreSQL
+	DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest $(PYTEST_ARGS)
+
+check-deploy: install ## Run Django's deployment checklist against production settings
+	DJANGO_SETTINGS_MODULE=config.settings.production $(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean: ## Remove the virtualenv, the SQLite database and caches
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

@@ -1,0 +1,1 @@
+"""The blog: posts, their editorial workflow, comments, the public site and API."""

@@ -1,0 +1,1 @@
+"""Project wiring: settings, URL routes, WSGI and ASGI entry points."""

@@ -1,0 +1,1 @@
+"""Settings modules: base (shared), local (quick start), test (pytest), production."""

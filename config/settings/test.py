@@ -1,0 +1,27 @@
+"""Test settings: PostgreSQL only, fast hashing, an in-memory cache."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.settings.base import *  # noqa: F401, F403
+from config.settings.base import BASE_DIR, env
+from config.settings.database import database_from_url, is_postgres
+
+DEFAULT_TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/lawvriksh"
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-not-used-anywhere-else-0123456789abcdef"
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+DATABASES = {
+    "default": database_from_url(
+        env.str("DATABASE_URL", default=DEFAULT_TEST_DATABASE_URL),
+        conn_max_age=0,
+        base_dir=BASE_DIR,
+    )
+}
+if not is_postgres(DATABASES["default"]):
+    raise ImproperlyConfigured(
+        "DATABASE_URL must point at PostgreSQL for the test suite "
+        f"(default {DEFAULT_TEST_DATABASE_URL})"
+    )
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

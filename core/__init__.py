@@ -1,0 +1,1 @@
+"""Project-wide pieces: roles, health and version endpoints, logging."""

@@ -1,0 +1,83 @@
+"""The product's roles as Django groups and the model permissions each one holds."""
+
+from django.contrib.auth.models import Group, Permission
+
+AUTHOR = "Author"
+EDITOR = "Editor"
+RELEASE_MANAGER = "Release manager"
+RELEASE_APPROVER = "Release approver"
+ROLE_NAMES = (AUTHOR, EDITOR, RELEASE_MANAGER, RELEASE_APPROVER)
+
+# "app_label.codename" of each role's permissions. A permission whose model does not
+# exist yet is skipped, so this table can name what later migrations bring.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    AUTHOR: (
+        "blog.view_post",
+        "blog.add_post",
+        "blog.change_post",
+        "blog.view_category",
+        "blog.view_tag",
+        "blog.view_revision",
+    ),
+    EDITOR: (
+        "blog.view_post",
+        "blog.add_post",
+        "blog.change_post",
+        "blog.delete_post",
+        "blog.publish_post",
+        "blog.view_category",
+        "blog.add_category",
+        "blog.change_category",
+        "blog.delete_category",
+        "blog.view_tag",
+        "blog.add_tag",
+        "blog.change_tag",
+        "blog.delete_tag",
+        "blog.view_comment",
+        "blog.change_comment",
+        "blog.delete_comment",
+        "blog.moderate_comment",
+        "blog.view_revision",
+        "blog.view_authorprofile",
+        "blog.change_authorprofile",
+    ),
+    RELEASE_MANAGER: (
+        "releases.view_build",
+        "releases.view_stageresult",
+        "releases.view_environment",
+        "releases.change_environment",
+        "releases.view_deployment",
+        "releases.add_deployment",
+        "releases.view_auditevent",
+    ),
+    RELEASE_APPROVER: (
+        "releases.view_build",
+        "releases.view_stageresult",
+        "releases.view_environment",
+        "releases.view_deployment",
+        "releases.approve_deployment",
+        "releases.view_auditevent",
+    ),
+}
+
+
+def sync_role_permissions() -> None:
+    """Create the role groups and grant each the permissions its table names."""
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for name in names:
+            app_label, codename = name.split(".", 1)
+            wanted.extend(
+                Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.add(*wanted)
+
+
+def sync_roles_after_migrate(sender, using="default", **kwargs) -> None:
+    """post_migrate receiver: runs once, after the last app, when permissions exist."""
+    from django.apps import apps
+
+    last_app = list(apps.get_app_configs())[-1]
+    if sender.name == last_app.name:
+        sync_role_permissions()

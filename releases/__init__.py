@@ -1,0 +1,1 @@
+"""The release dashboard: builds, environments, deployments and the CI API."""

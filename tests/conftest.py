@@ -1,0 +1,55 @@
+"""Fixtures shared by every test: API clients, users of each role, a settings guard."""
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from tests.factories import AuthorFactory, EditorFactory, UserFactory
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """An anonymous DRF client speaking JSON."""
+    return APIClient()
+
+
+@pytest.fixture
+def jwt_client_for():
+    """Returns a function giving a DRF client that sends a real JWT for the given user."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def author(db):
+    return AuthorFactory()
+
+
+@pytest.fixture
+def editor(db):
+    return EditorFactory()
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def author_client(author, jwt_client_for):
+    return jwt_client_for(author)
+
+
+@pytest.fixture
+def editor_client(editor, jwt_client_for):
+    return jwt_client_for(editor)
