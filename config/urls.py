@@ -1,8 +1,11 @@
 """Top-level URL routes: admin, probes, the REST API under /api/v1/, the public site."""
 
 from django.contrib import admin
+from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path
 
+from blog.sitemaps import SITEMAPS
+from blog.views import robots_txt
 from core import health
 
 urlpatterns = [
@@ -10,4 +13,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
+    path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("robots.txt", robots_txt, name="robots_txt"),
+    path("", include("blog.urls")),
 ]

@@ -74,10 +74,7 @@ def sync_role_permissions() -> None:
         group.permissions.add(*wanted)
 
 
-def sync_roles_after_migrate(sender, using="default", **kwargs) -> None:
-    """post_migrate receiver: runs once, after the last app, when permissions exist."""
-    from django.apps import apps
-
-    last_app = list(apps.get_app_configs())[-1]
-    if sender.name == last_app.name:
-        sync_role_permissions()
+def sync_roles_after_migrate(sender, **kwargs) -> None:
+    """post_migrate receiver. Django sends the signal once per app with models, after that
+    app's permissions exist; syncing each time is idempotent and catches every app."""
+    sync_role_permissions()

@@ -1,10 +1,19 @@
-"""Fixtures shared by every test: API clients, users of each role, a settings guard."""
+"""Fixtures shared by every test: an empty cache, API clients, users of each role."""
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.factories import AuthorFactory, EditorFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (throttle counters, cached pages)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -166,6 +166,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# BLOG
+# ------------------------------------------------------------------------------
+# How long a signed draft preview link works (seconds; default 3 days).
+BLOG_PREVIEW_MAX_AGE = env.int("BLOG_PREVIEW_MAX_AGE", default=3 * 24 * 3600)
+# Comments accepted per client address: (how many, per how many seconds).
+BLOG_COMMENT_RATE = (
+    env.int("BLOG_COMMENT_RATE_COUNT", default=5),
+    env.int("BLOG_COMMENT_RATE_SECONDS", default=600),
+)
+BLOG_POSTS_PER_PAGE = env.int("BLOG_POSTS_PER_PAGE", default=10)
+
 # BUILD INFORMATION (set by the container image at build time)
 # ------------------------------------------------------------------------------
 APP_VERSION = env("APP_VERSION", default="0.0.0-dev")

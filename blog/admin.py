@@ -1,0 +1,565 @@
+"""The editors' admin: posts with workflow buttons, revisions, previews, comment moderation."""
+
+import difflib
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
+
+from blog import errors, services
+from blog.models import AuthorProfile, Category, Comment, CommentStatus, Post, Revision, Tag
+from blog.search import refresh_search_vectors
+from blog.seo import absolute
+from blog.workflow import TRANSITIONS, available_actions, is_editor, may_edit
+
+admin.site.site_header = "LawVriksh Blog admin"
+admin.site.site_title = "LawVriksh Blog admin"
+admin.site.index_title = "Content and releases"
+
+STATUS_COLOURS = {
+    "draft": "#6c757d",
+    "in_review": "#b58105",
+    "scheduled": "#0b5cad",
+    "published": "#1e7e34",
+    "archived": "#444",
+}
+
+
+class PostAdminForm(forms.ModelForm):
+    """The post form; carries the version it was opened at so stale saves are refused."""
+
+    # The version the editor opened; named apart from the model's non-editable field.
+    opened_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Post
+        fields = "__all__"
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        if self.instance.pk and not self.is_bound:
+            self.initial["opened_version"] = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and self.request is not None:
+            try:
+                services.post_lock_for_edit(
+                    post=self.instance,
+                    user=self.request.user,
+                    expected_version=cleaned.get("opened_version") or 0,
+                )
+            except errors.StaleEdit as error:
+                raise forms.ValidationError(str(error), code="stale")
+            except PermissionDenied as error:
+                raise forms.ValidationError(str(error), code="permission")
+        return cleaned
+
+
+@admin.register(Post)
+class PostAdmin(admin.ModelAdmin):
+    form = PostAdminForm
+    change_form_template = "admin/blog/post/change_form.html"
+    list_display = (
+        "title",
+        "status_badge",
+        "author",
+        "category",
+        "published_at",
+        "updated_at",
+        "featured",
+    )
+    list_filter = ("status", "featured", "category", "tags", "author")
+    search_fields = ("title", "slug", "excerpt")
+    date_hierarchy = "published_at"
+    autocomplete_fields = ("author", "category", "tags")
+    prepopulated_fields = {"slug": ("title",)}
+    list_select_related = ("author", "category")
+    list_per_page = 50
+    actions = ["submit_for_review", "publish_now", "schedule", "unpublish", "archive"]
+    fieldsets = (
+        (None, {"fields": ("title", "slug", "author", "body", "excerpt", "opened_version")}),
+        ("Classification", {"fields": ("category", "tags", "featured")}),
+        ("Publishing", {"fields": ("status", "published_at", "preview_link")}),
+        (
+            "Cover image",
+            {"fields": ("cover_image_url", "cover_image_alt"), "classes": ["collapse"]},
+        ),
+        (
+            "SEO",
+            {
+                "fields": ("meta_title", "meta_description", "canonical_url"),
+                "classes": ["collapse"],
+            },
+        ),
+        (
+            "Rendered",
+            {
+                "fields": (
+                    "rendered_body",
+                    "reading_time",
+                    "revisions_link",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+
+    # ----------------------------------------------------------------- who sees what
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).editable_by(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or may_edit(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return is_editor(request.user) and super().has_delete_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [
+            "status",
+            "preview_link",
+            "rendered_body",
+            "reading_time",
+            "revisions_link",
+            "created_at",
+            "updated_at",
+        ]
+        if not is_editor(request.user):
+            fields.append("author")
+        return fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        form_class = super().get_form(request, obj, **kwargs)
+
+        class RequestBoundForm(form_class):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, request=request, **kw)
+
+        return RequestBoundForm
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        if not is_editor(request.user):
+            for name in ("publish_now", "schedule", "unpublish", "archive"):
+                actions.pop(name, None)
+        return actions
+
+    # ----------------------------------------------------------------- saving through the service
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        content = {f: data[f] for f in services.CONTENT_FIELDS if f in data}
+        tags = data.get("tags")
+        if change:
+            services.post_update(
+                post=obj,
+                user=request.user,
+                expected_version=data.get("opened_version") or 0,
+                tags=list(tags) if tags is not None else None,
+                **content,
+            )
+        else:
+            created = services.post_create(
+                user=request.user,
+                author=data.get("author") or request.user,
+                tags=list(tags or []),
+                **content,
+            )
+            obj.pk = created.pk
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        # Tags were saved by the service with the post; only inlines (none today) remain.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    # ----------------------------------------------------------------- display helpers
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, post):
+        label = post.get_status_display()
+        if post.status == "scheduled" and post.is_visible():
+            label = "Scheduled (live)"
+        return format_html(
+            '<span style="color:#fff;background:{};padding:2px 6px;border-radius:3px">{}</span>',
+            STATUS_COLOURS.get(post.status, "#444"),
+            label,
+        )
+
+    @admin.display(description="Preview link")
+    def preview_link(self, post):
+        if not post.pk:
+            return "Save the post to get a preview link."
+        url = absolute(reverse("blog:post_preview", args=[services.preview_token(post)]))
+        hours = settings.BLOG_PREVIEW_MAX_AGE // 3600
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a><br>'
+            "<small>Anyone with this link can read the post for {} hours.</small>",
+            url,
+            url,
+            hours,
+        )
+
+    @admin.display(description="Rendered body")
+    def rendered_body(self, post):
+        if not post.pk:
+            return "—"
+        return format_html(
+            '<div style="max-width:46rem;border:1px solid #ddd;padding:0 1rem">{}</div>',
+            # body_html is sanitised by blog.rendering on every save.
+            _trusted(post.body_html),
+        )
+
+    @admin.display(description="Revisions")
+    def revisions_link(self, post):
+        if not post.pk:
+            return "—"
+        url = reverse("admin:blog_post_revisions", args=[post.pk])
+        return format_html(
+            '<a href="{}">{} revisions — compare and restore</a>', url, post.revisions.count()
+        )
+
+    # ----------------------------------------------------------------- bulk actions
+
+    def _bulk(self, request, queryset, action, publish_at=None):
+        changed, skipped = services.posts_transition_many(
+            posts=queryset, user=request.user, action=action, publish_at=publish_at
+        )
+        label = TRANSITIONS[action].label.lower()
+        if changed:
+            self.message_user(
+                request,
+                ngettext("%(n)d post: %(what)s.", "%(n)d posts: %(what)s.", len(changed))
+                % {"n": len(changed), "what": label},
+                messages.SUCCESS,
+            )
+        if skipped:
+            reasons = "; ".join(f"“{post.title}”: {reason}" for post, reason in skipped.items())
+            self.message_user(
+                request,
+                ngettext(
+                    "%(n)d post skipped — %(why)s", "%(n)d posts skipped — %(why)s", len(skipped)
+                )
+                % {"n": len(skipped), "why": reasons},
+                messages.WARNING,
+            )
+
+    @admin.action(description="Submit for review", permissions=["change"])
+    def submit_for_review(self, request, queryset):
+        self._bulk(request, queryset, "submit")
+
+    @admin.action(description="Publish now", permissions=["change"])
+    def publish_now(self, request, queryset):
+        self._bulk(request, queryset, "publish")
+
+    @admin.action(description="Unpublish (back to draft)", permissions=["change"])
+    def unpublish(self, request, queryset):
+        self._bulk(request, queryset, "unpublish")
+
+    @admin.action(description="Archive", permissions=["change"])
+    def archive(self, request, queryset):
+        self._bulk(request, queryset, "archive")
+
+    @admin.action(description="Schedule…", permissions=["change"])
+    def schedule(self, request, queryset):
+        """Two steps, like delete_selected: ask for the time, then schedule."""
+        form = ScheduleForm(request.POST if "publish_at" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._bulk(request, queryset, "schedule", publish_at=form.cleaned_data["publish_at"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Schedule posts",
+            "posts": queryset,
+            "form": form,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/blog/post/schedule.html", context)
+
+    # ----------------------------------------------------------------- per-post pages
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:post_id>/transition/<str:action>/",
+                wrap(self.transition_view),
+                name="blog_post_transition",
+            ),
+            path(
+                "<int:post_id>/revisions/", wrap(self.revisions_view), name="blog_post_revisions"
+            ),
+            path(
+                "<int:post_id>/revisions/<int:revision_id>/restore/",
+                wrap(self.restore_view),
+                name="blog_post_restore",
+            ),
+        ] + super().get_urls()
+
+    def _post_for(self, request, post_id):
+        post = get_object_or_404(self.get_queryset(request), pk=post_id)
+        if not self.has_view_or_change_permission(request, post):
+            raise PermissionDenied
+        return post
+
+    def transition_view(self, request, post_id, action):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        post = self._post_for(request, post_id)
+        publish_at = None
+        if action == "schedule":
+            form = ScheduleForm(request.POST)
+            if not form.is_valid():
+                self.message_user(request, errors.SCHEDULE_NEEDS_FUTURE, messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:blog_post_change", args=[post.pk]))
+            publish_at = form.cleaned_data["publish_at"]
+        try:
+            services.post_transition(
+                post=post,
+                user=request.user,
+                action=action,
+                publish_at=publish_at,
+                expected_version=_int(request.POST.get("version")),
+            )
+        except (errors.WorkflowError, errors.StaleEdit, PermissionDenied) as error:
+            self.message_user(request, _message(error), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"“{post.title}” is now {post.get_status_display().lower()}.",
+                messages.SUCCESS,
+            )
+        if self.has_view_or_change_permission(request, post) and post in self.get_queryset(
+            request
+        ):
+            return HttpResponseRedirect(reverse("admin:blog_post_change", args=[post.pk]))
+        return HttpResponseRedirect(reverse("admin:blog_post_changelist"))
+
+    def revisions_view(self, request, post_id):
+        post = self._post_for(request, post_id)
+        revisions = list(post.revisions.select_related("created_by"))
+        diff = None
+        a, b = _int(request.GET.get("a")), _int(request.GET.get("b"))
+        if a and b:
+            older = get_object_or_404(Revision, post=post, number=min(a, b))
+            newer = get_object_or_404(Revision, post=post, number=max(a, b))
+            diff = revision_diff(older, newer)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Revisions of “{post.title}”",
+            "post": post,
+            "revisions": revisions,
+            "diff": diff,
+            "a": a,
+            "b": b,
+            "can_restore": may_edit(request.user, post),
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/blog/post/revisions.html", context)
+
+    def restore_view(self, request, post_id, revision_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        post = self._post_for(request, post_id)
+        revision = get_object_or_404(Revision, post=post, pk=revision_id)
+        try:
+            services.revision_restore(
+                revision=revision,
+                user=request.user,
+                expected_version=_int(request.POST.get("version")) or 0,
+            )
+        except (errors.WorkflowError, errors.StaleEdit, PermissionDenied) as error:
+            self.message_user(request, _message(error), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:blog_post_revisions", args=[post.pk]))
+        self.message_user(request, f"Restored revision {revision.number}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:blog_post_change", args=[post.pk]))
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["workflow_actions"] = available_actions(request.user, obj)
+            context["post_version"] = obj.version
+            context["now"] = timezone.localtime()
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+class ScheduleForm(forms.Form):
+    """The publish time asked for by the Schedule action and button."""
+
+    publish_at = forms.DateTimeField(
+        label="Publish at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+    )
+
+    def clean_publish_at(self):
+        value = self.cleaned_data["publish_at"]
+        if value <= timezone.now():
+            raise forms.ValidationError(errors.SCHEDULE_NEEDS_FUTURE)
+        return value
+
+
+def revision_diff(older: Revision, newer: Revision) -> list[dict]:
+    """Per changed field, an HTML table of the line differences between two revisions."""
+    changes = []
+    differ = difflib.HtmlDiff(wrapcolumn=70)
+    for field in sorted(set(older.snapshot) | set(newer.snapshot)):
+        before, after = older.snapshot.get(field), newer.snapshot.get(field)
+        if before == after:
+            continue
+        before_lines = _lines(before)
+        after_lines = _lines(after)
+        table = differ.make_table(
+            before_lines,
+            after_lines,
+            f"revision {older.number}",
+            f"revision {newer.number}",
+            context=True,
+            numlines=2,
+        )
+        changes.append({"field": field, "table": _trusted(table)})
+    return changes
+
+
+def _lines(value) -> list[str]:
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return str(value if value is not None else "").splitlines() or [""]
+
+
+def _trusted(html: str):
+    """Mark HTML we produced (sanitised body, difflib's escaped table) as safe to show."""
+    return mark_safe(html)
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _message(error: Exception) -> str:
+    if hasattr(error, "messages"):
+        return " ".join(error.messages)
+    return str(error)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "parent")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    autocomplete_fields = ("parent",)
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Tag names are part of each post's search vector.
+        refresh_search_vectors(list(obj.posts.values_list("pk", flat=True)))
+
+
+@admin.register(AuthorProfile)
+class AuthorProfileAdmin(admin.ModelAdmin):
+    list_display = ("user", "display_name")
+    search_fields = ("user__username", "display_name")
+    autocomplete_fields = ("user",)
+
+
+class ModerationQueueFilter(admin.SimpleListFilter):
+    """Moderators start from the pending queue; "All" is a choice of its own."""
+
+    title = "moderation"
+    parameter_name = "queue"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        return [*CommentStatus.choices, (self.ALL, "All")]
+
+    def queryset(self, request, queryset):
+        value = self.value() or CommentStatus.PENDING
+        return queryset if value == self.ALL else queryset.filter(status=value)
+
+    def choices(self, changelist):
+        current = self.value() or CommentStatus.PENDING
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ("author_name", "post", "status", "created_at", "short_body", "ip_address")
+    list_filter = (ModerationQueueFilter, "created_at")
+    search_fields = ("author_name", "author_email", "body", "post__title")
+    list_select_related = ("post",)
+    readonly_fields = (
+        "post",
+        "user",
+        "author_name",
+        "author_email",
+        "body",
+        "ip_address",
+        "user_agent",
+        "created_at",
+        "status",
+        "moderated_by",
+        "moderated_at",
+    )
+    actions = ["approve", "reject", "mark_spam"]
+
+    def has_add_permission(self, request):
+        return False  # comments come from readers
+
+    @admin.display(description="Comment")
+    def short_body(self, comment):
+        return comment.body[:80] + ("…" if len(comment.body) > 80 else "")
+
+    def _moderate(self, request, queryset, status):
+        try:
+            count = services.comments_moderate(comments=queryset, user=request.user, status=status)
+        except PermissionDenied as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return
+        label = CommentStatus(status).label.lower()
+        self.message_user(
+            request,
+            ngettext("%(n)d comment marked %(s)s.", "%(n)d comments marked %(s)s.", count)
+            % {"n": count, "s": label},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Approve", permissions=["change"])
+    def approve(self, request, queryset):
+        self._moderate(request, queryset, CommentStatus.APPROVED)
+
+    @admin.action(description="Reject", permissions=["change"])
+    def reject(self, request, queryset):
+        self._moderate(request, queryset, CommentStatus.REJECTED)
+
+    @admin.action(description="Mark as spam", permissions=["change"])
+    def mark_spam(self, request, queryset):
+        self._moderate(request, queryset, CommentStatus.SPAM)

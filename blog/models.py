@@ -1,0 +1,282 @@
+"""Blog content: posts, categories, tags, author profiles, revisions, comments, old slugs."""
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchVectorField
+from django.core.validators import MinLengthValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+TITLE_MAX_LENGTH = 200
+SLUG_MAX_LENGTH = 220
+EXCERPT_MAX_LENGTH = 500
+COMMENT_MAX_LENGTH = 3000
+
+
+class PostStatus(models.TextChoices):
+    """Where a post stands in the editorial workflow (transitions: blog/workflow.py)."""
+
+    DRAFT = "draft", "Draft"  # being written; only its author and editors see it
+    IN_REVIEW = "in_review", "In review"  # submitted; waiting for an editor
+    SCHEDULED = "scheduled", "Scheduled"  # visible from published_at on, nobody acting
+    PUBLISHED = "published", "Published"  # visible now
+    ARCHIVED = "archived", "Archived"  # taken off the site, kept for the record
+
+
+# The states readers may see, once published_at has come.
+LIVE_STATUSES = (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
+
+
+def visible_condition(now=None, prefix: str = "") -> Q:
+    """The one visibility rule: published or scheduled, and the publish time has come.
+
+    `prefix` applies it across a relation (e.g. "posts__" when counting a tag's posts).
+    """
+    now = now or timezone.now()
+    return Q(**{f"{prefix}status__in": LIVE_STATUSES, f"{prefix}published_at__lte": now})
+
+
+class PostQuerySet(models.QuerySet):
+    """Post queries; every public path starts from `visible()`."""
+
+    def visible(self, now=None):
+        """Posts a reader may see at `now`."""
+        return self.filter(visible_condition(now))
+
+    def editable_by(self, user):
+        """What `user` may see in editing tools: everything for editors, own posts for authors."""
+        from blog.workflow import is_editor
+
+        if is_editor(user):
+            return self
+        if user.is_authenticated:
+            return self.filter(author=user)
+        return self.none()
+
+    def for_listing(self):
+        """Everything a listing page shows, in a constant number of queries."""
+        return self.select_related("author__author_profile", "category").prefetch_related("tags")
+
+
+class AuthorProfile(models.Model):
+    """Public face of a user who writes: name on bylines, bio and avatar on author pages."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="author_profile"
+    )
+    display_name = models.CharField(max_length=120, blank=True)
+    bio = models.TextField(blank=True, max_length=2000)
+    avatar_url = models.URLField(blank=True)
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.user.get_full_name() or self.user.get_username()
+
+
+def display_name_of(user) -> str:
+    """A user's byline, whether or not they have an author profile yet."""
+    profile = getattr(user, "author_profile", None)
+    try:
+        return profile.name if profile else (user.get_full_name() or user.get_username())
+    except AuthorProfile.DoesNotExist:  # pragma: no cover - reverse one-to-one miss
+        return user.get_full_name() or user.get_username()
+
+
+class Category(models.Model):
+    """One section of the blog; a post has at most one."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("blog:category", args=[self.slug])
+
+
+class Tag(models.Model):
+    """A free-form label; posts have many."""
+
+    name = models.CharField(max_length=60)
+    slug = models.SlugField(max_length=80, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("blog:tag", args=[self.slug])
+
+
+class Post(models.Model):
+    """A blog post; its status only changes through blog.workflow / blog.services."""
+
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, validators=[MinLengthValidator(1)])
+    slug = models.SlugField(max_length=SLUG_MAX_LENGTH, unique=True)
+    excerpt = models.TextField(
+        max_length=EXCERPT_MAX_LENGTH, blank=True, help_text="Generated from the body if empty."
+    )
+    # True while the excerpt is the one generated from the body (it then follows the body).
+    excerpt_generated = models.BooleanField(default=False, editable=False)
+    body = models.TextField(blank=True, help_text="Markdown.")
+    body_html = models.TextField(blank=True, editable=False)
+    cover_image_url = models.URLField(blank=True)
+    cover_image_alt = models.CharField(max_length=200, blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="posts"
+    )
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="posts"
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="posts")
+    meta_title = models.CharField(max_length=70, blank=True)
+    meta_description = models.CharField(max_length=170, blank=True)
+    canonical_url = models.URLField(blank=True)
+    reading_time = models.PositiveSmallIntegerField(default=1, editable=False)
+    featured = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=16, choices=PostStatus.choices, default=PostStatus.DRAFT, editable=False
+    )
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the post becomes visible."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Optimistic locking: every saved change bumps it; a save based on an older one is refused.
+    version = models.PositiveIntegerField(default=1, editable=False)
+    # Maintained by blog.search (PostgreSQL only; the GIN index is in migration 0002).
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    objects = PostQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        permissions = [("publish_post", "Can publish, schedule, archive and edit any post")]
+        indexes = [
+            models.Index(fields=["status", "-published_at"], name="post_status_published"),
+            models.Index(fields=["author", "status"], name="post_author_status"),
+            models.Index(fields=["category", "-published_at"], name="post_category_published"),
+            models.Index(fields=["-updated_at"], name="post_updated"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=[PostStatus.DRAFT, PostStatus.IN_REVIEW])
+                | Q(published_at__isnull=False),
+                name="post_live_or_archived_has_publish_time",
+            ),
+            models.CheckConstraint(condition=~Q(title=""), name="post_title_not_empty"),
+            models.CheckConstraint(condition=~Q(slug=""), name="post_slug_not_empty"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("blog:post_detail", args=[self.slug])
+
+    def is_visible(self, now=None) -> bool:
+        now = now or timezone.now()
+        return (
+            self.status in LIVE_STATUSES
+            and self.published_at is not None
+            and self.published_at <= now
+        )
+
+
+class SlugRedirect(models.Model):
+    """An earlier slug of a post: its URLs answer 301 to the current one."""
+
+    old_slug = models.SlugField(max_length=SLUG_MAX_LENGTH, unique=True)
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="slug_redirects")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.old_slug} -> {self.post.slug}"
+
+
+class Revision(models.Model):
+    """A snapshot of a post's content taken at every save; restoring one makes a new one."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=200, blank=True)
+    # title, excerpt, body, SEO fields, cover, category and tag slugs at that save.
+    snapshot = models.JSONField()
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["post", "number"], name="revision_number_per_post")
+        ]
+
+    def __str__(self):
+        return f"{self.post} — revision {self.number}"
+
+
+class CommentStatus(models.TextChoices):
+    """Moderation state of a comment; only approved ones are shown."""
+
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    SPAM = "spam", "Spam"
+
+
+class Comment(models.Model):
+    """A reader's comment on a visible post; waits for moderation."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="comments",
+    )
+    author_name = models.CharField(max_length=80)
+    author_email = models.EmailField()
+    body = models.TextField(max_length=COMMENT_MAX_LENGTH)
+    status = models.CharField(
+        max_length=12,
+        choices=CommentStatus.choices,
+        default=CommentStatus.PENDING,
+        db_index=True,
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    moderated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    moderated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        permissions = [("moderate_comment", "Can approve, reject and mark comments as spam")]
+        indexes = [models.Index(fields=["post", "status", "created_at"], name="comment_post")]
+
+    def __str__(self):
+        return f"{self.author_name} on {self.post}"

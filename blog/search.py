@@ -1,0 +1,63 @@
+"""Full-text search: PostgreSQL tsvector (weighted, GIN-indexed) with an icontains fallback."""
+
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import F, Q, QuerySet
+
+SEARCH_CONFIG = "english"
+
+# Title weighs most, then tags and excerpt, then the body.
+_REFRESH_SQL = f"""
+UPDATE blog_post AS p SET search_vector =
+    setweight(to_tsvector('{SEARCH_CONFIG}', coalesce(p.title, '')), 'A')
+ || setweight(to_tsvector('{SEARCH_CONFIG}', coalesce((
+        SELECT string_agg(t.name, ' ') FROM blog_tag t
+        JOIN blog_post_tags pt ON pt.tag_id = t.id WHERE pt.post_id = p.id), '')), 'B')
+ || setweight(to_tsvector('{SEARCH_CONFIG}', coalesce(p.excerpt, '')), 'B')
+ || setweight(to_tsvector('{SEARCH_CONFIG}', coalesce(p.body, '')), 'C')
+"""
+
+
+def uses_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def refresh_search_vectors(post_ids=None) -> None:
+    """Recompute the search vector of these posts (all when None); no-op off PostgreSQL."""
+    if not uses_postgres():
+        return
+    with connection.cursor() as cursor:
+        if post_ids is None:
+            cursor.execute(_REFRESH_SQL)
+        elif post_ids:
+            cursor.execute(_REFRESH_SQL + " WHERE p.id = ANY(%s)", [list(post_ids)])
+
+
+def search_posts(queryset: QuerySet, text: str, *, highlight: bool = False) -> QuerySet:
+    """Posts matching `text`, best first; with `highlight`, each has a `headline` snippet."""
+    text = (text or "").strip()
+    if not text:
+        return queryset.none()
+    if not uses_postgres():
+        return queryset.filter(
+            Q(title__icontains=text) | Q(excerpt__icontains=text) | Q(body__icontains=text)
+        )
+    query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+    results = (
+        queryset.filter(search_vector=query)
+        .annotate(rank=SearchRank(F("search_vector"), query))
+        .order_by("-rank", "-published_at", "-id")
+    )
+    if highlight:
+        results = results.annotate(
+            headline=SearchHeadline(
+                "body",
+                query,
+                config=SEARCH_CONFIG,
+                start_sel="<mark>",
+                stop_sel="</mark>",
+                max_words=35,
+                min_words=15,
+            )
+        )
+    return results

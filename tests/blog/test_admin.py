@@ -1,0 +1,250 @@
+"""The editors' admin through Django's test client, as an editor and as an author."""
+
+import datetime
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+from django.utils import timezone
+
+from blog.models import Comment, CommentStatus, Post, PostStatus
+from tests.blog.factories import CommentFactory, make_post
+from tests.factories import AuthorFactory, EditorFactory
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:blog_post_changelist")
+
+
+def bulk(client, action, posts, **extra):
+    data = {"action": action, ACTION_CHECKBOX_NAME: [p.pk for p in posts], **extra}
+    return client.post(CHANGELIST, data, follow=True)
+
+
+def messages_of(response):
+    return [str(m) for m in response.context["messages"]]
+
+
+def statuses(*posts):
+    return [Post.objects.get(pk=p.pk).status for p in posts]
+
+
+def post_form_data(post, **overrides):
+    data = {
+        "title": post.title,
+        "slug": post.slug,
+        "author": post.author_id,
+        "body": post.body,
+        "excerpt": post.excerpt,
+        "opened_version": post.version,
+        "category": "",
+        "tags": [],
+        "featured": "",
+        "published_at_0": "",
+        "published_at_1": "",
+        "cover_image_url": "",
+        "cover_image_alt": "",
+        "meta_title": "",
+        "meta_description": "",
+        "canonical_url": "",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def editor_client(client):
+    editor = EditorFactory(username="ed")
+    client.force_login(editor)
+    client.user = editor
+    return client
+
+
+@pytest.fixture
+def author_client(client):
+    author = AuthorFactory(username="au")
+    client.force_login(author)
+    client.user = author
+    return client
+
+
+def test_editor_bulk_publish_reports_changed_and_skipped(editor_client):
+    ready = [make_post(status=PostStatus.IN_REVIEW, title=f"Ready {n}") for n in range(2)]
+    archived = make_post(status=PostStatus.ARCHIVED, title="Old one")
+    response = bulk(editor_client, "publish_now", [*ready, archived])
+    assert statuses(*ready, archived) == ["published", "published", "archived"]
+    text = " ".join(messages_of(response))
+    assert "2 posts: publish now." in text
+    assert "1 post skipped" in text and "Cannot publish a post that is archived." in text
+
+
+@pytest.mark.parametrize(
+    "action, start, end",
+    [
+        ("submit_for_review", PostStatus.DRAFT, PostStatus.IN_REVIEW),
+        ("unpublish", PostStatus.PUBLISHED, PostStatus.DRAFT),
+        ("archive", PostStatus.PUBLISHED, PostStatus.ARCHIVED),
+    ],
+)
+def test_editor_bulk_actions(editor_client, action, start, end):
+    posts = [make_post(status=start, title=f"P{n}") for n in range(3)]
+    bulk(editor_client, action, posts)
+    assert statuses(*posts) == [end] * 3
+
+
+def test_bulk_schedule_asks_for_a_time_then_schedules(editor_client):
+    posts = [make_post(status=PostStatus.IN_REVIEW, title=f"S{n}") for n in range(2)]
+    response = bulk(editor_client, "schedule", posts)
+    assert "Schedule posts" in response.content.decode()
+    assert statuses(*posts) == ["in_review"] * 2
+    when = timezone.localtime() + datetime.timedelta(days=2)
+    bulk(editor_client, "schedule", posts, publish_at=when.strftime("%Y-%m-%dT%H:%M"))
+    assert statuses(*posts) == ["scheduled"] * 2
+
+
+def test_bulk_schedule_in_the_past_changes_nothing(editor_client):
+    post = make_post(status=PostStatus.IN_REVIEW)
+    when = timezone.localtime() - datetime.timedelta(days=1)
+    response = bulk(editor_client, "schedule", [post], publish_at=when.strftime("%Y-%m-%dT%H:%M"))
+    assert "Scheduling needs a publish time in the future." in response.content.decode()
+    assert statuses(post) == ["in_review"]
+
+
+def test_author_sees_and_submits_only_own_posts(author_client):
+    mine = make_post(status=PostStatus.DRAFT, author=author_client.user, title="Mine")
+    theirs = make_post(status=PostStatus.DRAFT, author=AuthorFactory(), title="Theirs")
+    listing = author_client.get(CHANGELIST).content.decode()
+    assert "Mine" in listing and "Theirs" not in listing
+    actions = author_client.get(CHANGELIST).context["action_form"].fields["action"].choices
+    assert {name for name, _ in actions} == {"", "delete_selected", "submit_for_review"} - {
+        "delete_selected"
+    } | ({"delete_selected"} & {name for name, _ in actions})
+    bulk(author_client, "submit_for_review", [mine, theirs])
+    assert statuses(mine, theirs) == ["in_review", "draft"]
+    change_url = reverse("admin:blog_post_change", args=[theirs.pk])
+    assert author_client.get(change_url).status_code == 302  # not theirs to see: back to list
+
+
+def test_author_cannot_publish_through_the_bulk_action(author_client):
+    mine = make_post(status=PostStatus.IN_REVIEW, author=author_client.user)
+    response = bulk(author_client, "publish_now", [mine])
+    assert statuses(mine) == ["in_review"]
+    assert response.status_code == 200
+
+
+def test_author_creates_a_draft_as_themselves(author_client):
+    response = author_client.post(
+        reverse("admin:blog_post_add"),
+        {
+            **post_form_data(Post(title="Brand new", slug="brand-new", body="Hello")),
+            "author": "",
+            "opened_version": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    post = Post.objects.get(slug="brand-new")
+    assert (post.author, post.status) == (author_client.user, PostStatus.DRAFT)
+    assert post.revisions.count() == 1
+    assert post.body_html == "<p>Hello</p>"
+
+
+def test_editor_edits_through_the_service_and_tags_are_saved(editor_client):
+    from tests.blog.factories import TagFactory
+
+    tag = TagFactory(slug="law")
+    post = make_post(status=PostStatus.DRAFT, title="Before")
+    url = reverse("admin:blog_post_change", args=[post.pk])
+    response = editor_client.post(url, post_form_data(post, title="After", tags=[tag.pk]))
+    assert response.status_code == 302
+    post.refresh_from_db()
+    assert post.title == "After"
+    assert list(post.tags.all()) == [tag]
+    assert post.revisions.first().created_by == editor_client.user
+
+
+def test_stale_admin_save_is_refused_with_a_clear_message(editor_client):
+    post = make_post(status=PostStatus.DRAFT, title="Shared")
+    url = reverse("admin:blog_post_change", args=[post.pk])
+    opened_by_a = post_form_data(post, title="From A")
+    opened_by_b = post_form_data(post, title="From B")
+    assert editor_client.post(url, opened_by_a).status_code == 302
+    response = editor_client.post(url, opened_by_b)
+    assert response.status_code == 200
+    assert "changed by someone else since you opened it" in response.content.decode()
+    post.refresh_from_db()
+    assert post.title == "From A"
+
+
+def test_change_page_shows_workflow_buttons_preview_link_and_render(editor_client):
+    post = make_post(status=PostStatus.IN_REVIEW, body="**Bold** move")
+    content = editor_client.get(reverse("admin:blog_post_change", args=[post.pk])).content.decode()
+    for label in ("Publish now", "Schedule", "Withdraw to draft", "Revisions"):
+        assert label in content
+    assert "/preview/" in content
+    assert "<strong>Bold</strong> move" in content
+
+
+def test_workflow_button_publishes(editor_client):
+    post = make_post(status=PostStatus.IN_REVIEW)
+    url = reverse("admin:blog_post_transition", args=[post.pk, "publish"])
+    response = editor_client.post(url, {"version": post.version}, follow=True)
+    assert statuses(post) == ["published"]
+    assert "is now published" in " ".join(messages_of(response))
+    assert editor_client.get(url).status_code == 405
+
+
+def test_schedule_button_needs_a_future_time(editor_client):
+    post = make_post(status=PostStatus.IN_REVIEW)
+    url = reverse("admin:blog_post_transition", args=[post.pk, "schedule"])
+    past = (timezone.localtime() - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    editor_client.post(url, {"version": post.version, "publish_at": past})
+    assert statuses(post) == ["in_review"]
+    future = (timezone.localtime() + datetime.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    editor_client.post(url, {"version": post.version, "publish_at": future})
+    assert statuses(post) == ["scheduled"]
+
+
+def test_revisions_page_compares_and_restores(editor_client):
+    post = make_post(status=PostStatus.DRAFT, title="First title", body="line one")
+    url = reverse("admin:blog_post_change", args=[post.pk])
+    editor_client.post(url, post_form_data(post, title="Second title", body="line two"))
+    post.refresh_from_db()
+    revisions_url = reverse("admin:blog_post_revisions", args=[post.pk])
+    page = editor_client.get(revisions_url, {"a": 1, "b": 2}).content.decode()
+    assert "Changes from revision 1 to 2" in page
+    assert "First title" in page and "Second title" in page
+    first = post.revisions.get(number=1)
+    restore_url = reverse("admin:blog_post_restore", args=[post.pk, first.pk])
+    editor_client.post(restore_url, {"version": post.version})
+    post.refresh_from_db()
+    assert (post.title, post.body) == ("First title", "line one")
+    assert post.revisions.first().note == "Restored revision 1"
+
+
+def test_comment_moderation_queue_and_bulk_actions(editor_client):
+    post = make_post()
+    pending = CommentFactory.create_batch(3, post=post)
+    approved = CommentFactory(post=post, status=CommentStatus.APPROVED, body="already fine")
+    changelist = reverse("admin:blog_comment_changelist")
+    queue = editor_client.get(changelist).content.decode()
+    assert "already fine" not in queue  # the default view is the pending queue
+    data = {"action": "approve", ACTION_CHECKBOX_NAME: [c.pk for c in pending[:2]]}
+    response = editor_client.post(changelist, data, follow=True)
+    assert "2 comments marked approved." in " ".join(messages_of(response))
+    editor_client.post(changelist, {"action": "mark_spam", ACTION_CHECKBOX_NAME: [pending[2].pk]})
+    assert sorted(Comment.objects.values_list("status", flat=True)) == sorted(
+        ["approved", "approved", "approved", "spam"]
+    )
+    assert Comment.objects.get(pk=approved.pk).moderated_by is None
+    assert Comment.objects.get(pk=pending[0].pk).moderated_by == editor_client.user
+
+
+def test_author_cannot_moderate_comments(author_client):
+    comment = CommentFactory(post=make_post())
+    response = author_client.post(
+        reverse("admin:blog_comment_changelist"),
+        {"action": "approve", ACTION_CHECKBOX_NAME: [comment.pk]},
+    )
+    assert response.status_code == 403
+    comment.refresh_from_db()
+    assert comment.status == CommentStatus.PENDING
