@@ -6,16 +6,30 @@ from django.db.models import F, Q, QuerySet
 
 SEARCH_CONFIG = "english"
 
-# Title weighs most, then tags and excerpt, then the body.
-_REFRESH_SQL = f"""
-UPDATE blog_post AS p SET search_vector =
-    setweight(to_tsvector('{SEARCH_CONFIG}', coalesce(p.title, '')), 'A')
- || setweight(to_tsvector('{SEARCH_CONFIG}', coalesce((
-        SELECT string_agg(t.name, ' ') FROM blog_tag t
-        JOIN blog_post_tags pt ON pt.tag_id = t.id WHERE pt.post_id = p.id), '')), 'B')
- || setweight(to_tsvector('{SEARCH_CONFIG}', coalesce(p.excerpt, '')), 'B')
- || setweight(to_tsvector('{SEARCH_CONFIG}', coalesce(p.body, '')), 'C')
-"""
+
+VECTOR_WEIGHTS = {"title": "A", "tags": "B", "excerpt": "B", "body": "C"}
+
+
+def vector_part_sql(part: str, expression: str) -> str:
+    """SQL of one weighted part of a post's search vector (title, tags, excerpt or body)."""
+    return (
+        f"setweight(to_tsvector('{SEARCH_CONFIG}', coalesce({expression}, '')), "
+        f"'{VECTOR_WEIGHTS[part]}')"
+    )
+
+
+def weighted_vector_sql(*, title: str, tags: str, excerpt: str, body: str) -> str:
+    """The SQL of a post's search vector from four SQL expressions."""
+    # Title weighs most, then tags and excerpt, then the body.
+    expressions = {"title": title, "tags": tags, "excerpt": excerpt, "body": body}
+    return " || ".join(vector_part_sql(part, expressions[part]) for part in VECTOR_WEIGHTS)
+
+
+_TAG_NAMES_SQL = """(SELECT string_agg(t.name, ' ') FROM blog_tag t
+    JOIN blog_post_tags pt ON pt.tag_id = t.id WHERE pt.post_id = p.id)"""
+_REFRESH_SQL = "UPDATE blog_post AS p SET search_vector = " + weighted_vector_sql(
+    title="p.title", tags=_TAG_NAMES_SQL, excerpt="p.excerpt", body="p.body"
+)
 
 
 def uses_postgres() -> bool:
