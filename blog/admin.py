@@ -189,6 +189,12 @@ class PostAdmin(admin.ModelAdmin):
 
     # ----------------------------------------------------------------- display helpers
 
+    def view_on_site(self, post):
+        """The public page once visible; until then the signed preview."""
+        if post.is_visible():
+            return post.get_absolute_url()
+        return reverse("blog:post_preview", args=[services.preview_token(post)])
+
     @admin.display(description="Status", ordering="status")
     def status_badge(self, post):
         label = post.get_status_display()

@@ -12,7 +12,9 @@ class CommentForm(forms.Form):
 
     author_name = forms.CharField(label="Name", max_length=80)
     author_email = forms.EmailField(label="Email (not published)")
-    body = forms.CharField(label="Comment", widget=forms.Textarea, max_length=COMMENT_MAX_LENGTH)
+    body = forms.CharField(
+        label="Comment", widget=forms.Textarea(attrs={"rows": 6}), max_length=COMMENT_MAX_LENGTH
+    )
     website = forms.CharField(
         required=False,
         label="Leave this field empty",

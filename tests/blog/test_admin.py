@@ -248,3 +248,12 @@ def test_author_cannot_moderate_comments(author_client):
     assert response.status_code == 403
     comment.refresh_from_db()
     assert comment.status == CommentStatus.PENDING
+
+
+def test_view_on_site_is_the_preview_until_the_post_is_visible(editor_client):
+    draft = make_post(status=PostStatus.DRAFT)
+    url = reverse("admin:blog_post_change", args=[draft.pk])
+    assert "/preview/" in editor_client.get(url).content.decode()
+    live = make_post(title="Live one")
+    page = editor_client.get(reverse("admin:blog_post_change", args=[live.pk])).content.decode()
+    assert f'href="{live.get_absolute_url()}"' in page

@@ -31,6 +31,7 @@ def clean_environment(**overrides: str) -> dict[str, str]:
         "GIT_SHA",
         "APP_VERSION",
         "BUILD_TIME",
+        "DJANGO_ALLOW_ASYNC_UNSAFE",
     }
     env = {key: value for key, value in os.environ.items() if key not in app_keys}
     env["DJANGO_READ_DOT_ENV_FILE"] = "false"

@@ -1,0 +1,56 @@
+"""Editors' flows in a real browser: publish from the change page, see it on the site."""
+
+import os
+
+import pytest
+
+from blog.models import Post, PostStatus
+from tests.blog.factories import make_post
+from tests.browser.conftest import admin_login
+from tests.factories import DEFAULT_PASSWORD, AuthorFactory, EditorFactory
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
+
+
+def shot(page, name):
+    if SCREENSHOTS:
+        page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
+
+
+def test_editor_publishes_a_post_in_review_and_readers_see_it(page, live_server):
+    editor = EditorFactory(username="editor-in-browser")
+    author = AuthorFactory(username="author-in-browser")
+    post = make_post(
+        status=PostStatus.IN_REVIEW, author=author, title="Browser-made headline", body="Hi"
+    )
+    page.goto(f"{live_server.url}{post.get_absolute_url()}")
+    assert "Not found" in page.content()
+
+    admin_login(page, live_server, editor.username, DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/admin/blog/post/{post.pk}/change/")
+    shot(page, "admin-change-in-review")
+    page.get_by_role("button", name="Publish now").click()
+    page.wait_for_selector(".messagelist")
+    assert "is now published" in page.inner_text(".messagelist")
+
+    post.refresh_from_db()
+    assert post.status == PostStatus.PUBLISHED
+    page.goto(f"{live_server.url}/")
+    assert page.get_by_role("link", name="Browser-made headline").is_visible()
+    shot(page, "site-home")
+
+
+def test_author_has_no_publish_button_and_edits_their_draft(page, live_server):
+    author = AuthorFactory(username="writer-in-browser")
+    post = make_post(status=PostStatus.DRAFT, author=author, title="My draft", body="Old")
+    admin_login(page, live_server, author.username, DEFAULT_PASSWORD)
+    page.goto(f"{live_server.url}/admin/blog/post/{post.pk}/change/")
+    assert page.get_by_role("button", name="Submit for review").is_visible()
+    assert page.get_by_role("button", name="Publish now").count() == 0
+    page.fill("#id_title", "My better draft")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist")
+    shot(page, "admin-changelist-author")
+    assert Post.objects.get(pk=post.pk).title == "My better draft"
+    assert Post.objects.get(pk=post.pk).revisions.count() == 2
