@@ -8,3 +8,15 @@ class BlogConfig(AppConfig):
 
     name = "blog"
     verbose_name = "Blog"
+
+    def ready(self):
+        from django.db.models.signals import post_delete, post_save
+
+        from blog.changes import bump_for_related_change
+        from blog.models import AuthorProfile, Category, Comment, Tag
+
+        # What post payloads show besides the post itself; posts bump in blog.services.
+        for model in (Category, Tag, AuthorProfile):
+            for signal in (post_save, post_delete):
+                signal.connect(bump_for_related_change, sender=model, weak=False)
+        post_delete.connect(bump_for_related_change, sender=Comment, weak=False)

@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from blog import services
+from blog.changes import bump_content_version
 from blog.models import AuthorProfile, Category, Comment, CommentStatus, Post, Tag
 from blog.rendering import make_excerpt, reading_time_minutes, render_markdown
 from blog.search import uses_postgres, vector_part_sql
@@ -262,13 +263,14 @@ inserted AS (
         title, slug, excerpt, excerpt_generated, body, body_html, cover_image_url,
         cover_image_alt, author_id, category_id, meta_title, meta_description, canonical_url,
         reading_time, featured, status, published_at, created_at, updated_at, version,
-        search_vector)
+        search_vector, deleted_at, change_seq, was_published)
     SELECT title, %(prefix)s || (k + 1), excerpt, true, body, html, '', '',
            (%(authors)s::bigint[])[k %% %(nauthors)s + 1],
            (%(categories)s::bigint[])[k %% %(ncategories)s + 1],
            '', '', '', minutes, k %% 50 = 0, status, published_at, now(),
            least(coalesce(published_at, now()), now()), 1,
-           {row_vector} || text_vector
+           {row_vector} || text_vector,
+           NULL, %(change_seq)s, status IN ('published', 'archived')
     FROM timed
     RETURNING id, slug
 )
@@ -297,7 +299,8 @@ def generate_posts(total: int) -> int:
     for start in range(existing, total, GENERATED_BATCH):
         stop = min(start + GENERATED_BATCH, total)
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, {**params, "start": start, "stop": stop})
+            change_seq = bump_content_version()
+            cursor.execute(sql, {**params, "start": start, "stop": stop, "change_seq": change_seq})
     return total - existing
 
 

@@ -18,6 +18,8 @@ COMMENTS_ON_VISIBLE_ONLY = "Comments can only be added to published posts."
 COMMENT_THROTTLED = "Too many comments from your address; try again in {seconds} seconds."
 COMMENT_SPAM = "The comment was not accepted."
 CANNOT_MODERATE = "Only editors may moderate comments."
+ALREADY_IN_TRASH = "This post is already in the trash."
+NOT_IN_TRASH = "This post is not in the trash."
 
 
 class WorkflowError(ValidationError):

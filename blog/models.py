@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
+from django.core.exceptions import ValidationError
 from django.core.validators import MinLengthValidator
 from django.db import models
 from django.db.models import Q
@@ -12,6 +13,8 @@ TITLE_MAX_LENGTH = 200
 SLUG_MAX_LENGTH = 220
 EXCERPT_MAX_LENGTH = 500
 COMMENT_MAX_LENGTH = 3000
+# Slugs that would collide with API routes next to /posts/<slug>/.
+RESERVED_SLUGS = frozenset({"changes", "trash"})
 
 
 class PostStatus(models.TextChoices):
@@ -28,13 +31,24 @@ class PostStatus(models.TextChoices):
 LIVE_STATUSES = (PostStatus.PUBLISHED, PostStatus.SCHEDULED)
 
 
+def validate_not_reserved(slug: str) -> None:
+    if slug in RESERVED_SLUGS:
+        raise ValidationError(f"“{slug}” is reserved; choose another slug.")
+
+
 def visible_condition(now=None, prefix: str = "") -> Q:
     """The one visibility rule: published or scheduled, and the publish time has come.
 
     `prefix` applies it across a relation (e.g. "posts__" when counting a tag's posts).
     """
     now = now or timezone.now()
-    return Q(**{f"{prefix}status__in": LIVE_STATUSES, f"{prefix}published_at__lte": now})
+    return Q(
+        **{
+            f"{prefix}status__in": LIVE_STATUSES,
+            f"{prefix}published_at__lte": now,
+            f"{prefix}deleted_at__isnull": True,
+        }
+    )
 
 
 class PostQuerySet(models.QuerySet):
@@ -48,11 +62,15 @@ class PostQuerySet(models.QuerySet):
         """What `user` may see in editing tools: everything for editors, own posts for authors."""
         from blog.workflow import is_editor
 
+        live = self.filter(deleted_at__isnull=True)
         if is_editor(user):
-            return self
+            return live
         if user.is_authenticated:
-            return self.filter(author=user)
+            return live.filter(author=user)
         return self.none()
+
+    def in_trash(self):
+        return self.filter(deleted_at__isnull=False)
 
     def for_listing(self):
         """Everything a listing page shows, in a constant number of queries."""
@@ -127,7 +145,9 @@ class Post(models.Model):
     """A blog post; its status only changes through blog.workflow / blog.services."""
 
     title = models.CharField(max_length=TITLE_MAX_LENGTH, validators=[MinLengthValidator(1)])
-    slug = models.SlugField(max_length=SLUG_MAX_LENGTH, unique=True)
+    slug = models.SlugField(
+        max_length=SLUG_MAX_LENGTH, unique=True, validators=[validate_not_reserved]
+    )
     excerpt = models.TextField(
         max_length=EXCERPT_MAX_LENGTH, blank=True, help_text="Generated from the body if empty."
     )
@@ -161,6 +181,12 @@ class Post(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
     # Maintained by blog.search (PostgreSQL only; the GIN index is in migration 0002).
     search_vector = SearchVectorField(null=True, editable=False)
+    # Soft delete: set when moved to the trash; hidden everywhere until restored or purged.
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Position in the change feed (blog.changes): taken from ContentVersion at every change.
+    change_seq = models.BigIntegerField(default=0, editable=False, db_index=True)
+    # Once readers have seen it, mirrors must hear when it goes away (tombstones).
+    was_published = models.BooleanField(default=False, editable=False)
 
     objects = PostQuerySet.as_manager()
 
@@ -195,6 +221,7 @@ class Post(models.Model):
             self.status in LIVE_STATUSES
             and self.published_at is not None
             and self.published_at <= now
+            and self.deleted_at is None
         )
 
 
@@ -280,3 +307,28 @@ class Comment(models.Model):
 
     def __str__(self):
         return f"{self.author_name} on {self.post}"
+
+
+class ContentVersion(models.Model):
+    """One row counting every change to public content.
+
+    Its value orders the change feed and keys the API caches. Writers bump it inside their
+    transaction, so the row lock makes changes take numbers in commit order.
+    """
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"content version {self.value}"
+
+
+class PostTombstone(models.Model):
+    """A purged post that readers had seen: the change feed reports its deletion."""
+
+    change_seq = models.BigIntegerField(db_index=True)
+    post_id = models.BigIntegerField()
+    slug = models.SlugField(max_length=SLUG_MAX_LENGTH)
+    deleted_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"tombstone of post {self.post_id}"

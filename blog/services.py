@@ -17,13 +17,16 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from blog import errors
+from blog.changes import bump_content_version, mark_due_posts_published, touch_post
 from blog.models import (
+    RESERVED_SLUGS,
     SLUG_MAX_LENGTH,
     Category,
     Comment,
     CommentStatus,
     Post,
     PostStatus,
+    PostTombstone,
     Revision,
     SlugRedirect,
     Tag,
@@ -68,6 +71,8 @@ PREVIEW_SALT = "blog.post-preview"
 def unique_slug(text: str, *, exclude_post_id: int | None = None) -> str:
     """A slug from `text` that no other post (and no other post's old URL) uses."""
     base = slugify(text)[: SLUG_MAX_LENGTH - 8].strip("-") or "post"
+    if base in RESERVED_SLUGS:
+        base = f"{base}-post"
     taken_by_posts = Post.objects.exclude(pk=exclude_post_id)
     taken_by_redirects = SlugRedirect.objects.exclude(post_id=exclude_post_id)
     candidate, n = base, 1
@@ -166,6 +171,7 @@ def post_create(*, user, author=None, tags: Iterable = (), **fields) -> Post:
     SlugRedirect.objects.filter(old_slug=post.slug).delete()
     _record_revision(post, user, "Created")
     refresh_search_vectors([post.pk])
+    touch_post(post)
     return post
 
 
@@ -212,6 +218,7 @@ def post_update(
         updated.tags.set(_tags_from(tags))
     _record_revision(updated, user, note)
     refresh_search_vectors([post.pk])
+    touch_post(updated)
     _copy_state(updated, post)
     return post
 
@@ -295,6 +302,7 @@ def post_transition(
     locked.updated_at = now
     locked.save(update_fields=["status", "published_at", "version", "updated_at"])
     _record_revision(locked, user, transition.label)
+    touch_post(locked)
     _copy_state(locked, post)
     return post
 
@@ -356,13 +364,75 @@ def revision_restore(*, revision: Revision, user, expected_version: int) -> Post
     )
 
 
-def publish_due_posts(now=None) -> int:
-    """Flip scheduled posts whose time has come to 'published' (tidiness: they are visible
-    already, the visibility rule is computed at query time). Returns how many changed."""
+def publish_due_posts(now=None) -> bool:
+    """Turn scheduled posts whose time has come into published ones (readers see them from
+    their publish time on anyway; this records it for the admin and the change feed)."""
+    return mark_due_posts_published(now) is not None
+
+
+# --------------------------------------------------------------------------- trash
+
+
+@transaction.atomic
+def post_trash(*, post: Post, user) -> Post:
+    """Soft delete: hidden everywhere, restorable by editors until purged."""
+    locked = Post.objects.select_for_update().get(pk=post.pk)
+    if not (is_editor(user) or may_edit(user, locked)):
+        raise PermissionDenied(errors.NOT_YOUR_POST)
+    if locked.deleted_at is not None:
+        raise errors.WorkflowError(errors.ALREADY_IN_TRASH)
+    locked.deleted_at = timezone.now()
+    locked.version += 1
+    locked.save(update_fields=["deleted_at", "version"])
+    _record_revision(locked, user, "Moved to trash")
+    touch_post(locked)
+    _copy_state(locked, post)
+    return post
+
+
+@transaction.atomic
+def post_restore_from_trash(*, post: Post, user) -> Post:
+    if not is_editor(user):
+        raise PermissionDenied(errors.EDITORS_ONLY.format(action="restore"))
+    locked = Post.objects.select_for_update().get(pk=post.pk)
+    if locked.deleted_at is None:
+        raise errors.WorkflowError(errors.NOT_IN_TRASH)
+    locked.deleted_at = None
+    locked.version += 1
+    locked.save(update_fields=["deleted_at", "version"])
+    _record_revision(locked, user, "Restored from trash")
+    touch_post(locked)
+    _copy_state(locked, post)
+    return post
+
+
+@transaction.atomic
+def post_purge(*, post: Post, user) -> None:
+    """Delete for good (editors only); a post readers had seen leaves a feed tombstone."""
+    if not is_editor(user):
+        raise PermissionDenied(errors.EDITORS_ONLY.format(action="purge"))
+    locked = Post.objects.select_for_update().get(pk=post.pk)
+    seq = bump_content_version()
+    if locked.was_published:
+        PostTombstone.objects.create(change_seq=seq, post_id=locked.pk, slug=locked.slug)
+    locked.delete()
+
+
+def purge_expired_trash(now=None) -> int:
+    """Purge posts that have been in the trash longer than BLOG_TRASH_DAYS."""
     now = now or timezone.now()
-    return Post.objects.filter(status=PostStatus.SCHEDULED, published_at__lte=now).update(
-        status=PostStatus.PUBLISHED, version=F("version") + 1, updated_at=now
-    )
+    cutoff = now - datetime.timedelta(days=settings.BLOG_TRASH_DAYS)
+    expired = list(Post.objects.filter(deleted_at__lt=cutoff).values_list("pk", flat=True))
+    for post_id in expired:
+        with transaction.atomic():
+            post = Post.objects.select_for_update().filter(pk=post_id).first()
+            if post is None:
+                continue
+            seq = bump_content_version()
+            if post.was_published:
+                PostTombstone.objects.create(change_seq=seq, post_id=post.pk, slug=post.slug)
+            post.delete()
+    return len(expired)
 
 
 # --------------------------------------------------------------------------- previews
@@ -415,6 +485,7 @@ def comment_submit(
     ip_address: str | None = None,
     user_agent: str = "",
     honeypot: str = "",
+    throttle: bool = True,
 ) -> Comment:
     """A reader's comment on a visible post; it waits for moderation."""
     if honeypot:
@@ -439,7 +510,8 @@ def comment_submit(
         comment.full_clean(exclude=["post", "user", "moderated_by"])
     except ValidationError as error:
         raise errors.WorkflowError(error.message_dict)
-    _throttle_comments(ip_address)
+    if throttle:
+        _throttle_comments(ip_address)
     comment.save()
     return comment
 
@@ -452,6 +524,9 @@ def comments_moderate(*, comments: Iterable[Comment], user, status: str) -> int:
     if status not in CommentStatus.values:
         raise errors.WorkflowError(f"Unknown comment status {status!r}.")
     ids = [comment.pk for comment in comments]
-    return Comment.objects.filter(pk__in=ids).update(
+    changed = Comment.objects.filter(pk__in=ids).update(
         status=status, moderated_by=user, moderated_at=timezone.now()
     )
+    if changed:
+        bump_content_version()  # approved comments show in public payloads
+    return changed

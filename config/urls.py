@@ -17,3 +17,6 @@ urlpatterns = [
     path("robots.txt", robots_txt, name="robots_txt"),
     path("", include("blog.urls")),
 ]
+
+handler404 = "core.api_errors.json_not_found"
+handler500 = "core.api_errors.json_server_error"

@@ -120,6 +120,19 @@ STORAGES = {
 # ------------------------------------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# BLOG
+# ------------------------------------------------------------------------------
+# How long a signed draft preview link works (seconds; default 3 days).
+BLOG_PREVIEW_MAX_AGE = env.int("BLOG_PREVIEW_MAX_AGE", default=3 * 24 * 3600)
+# Comments accepted per client address: (how many, per how many seconds).
+BLOG_COMMENT_RATE = (
+    env.int("BLOG_COMMENT_RATE_COUNT", default=5),
+    env.int("BLOG_COMMENT_RATE_SECONDS", default=600),
+)
+BLOG_POSTS_PER_PAGE = env.int("BLOG_POSTS_PER_PAGE", default=10)
+# Days a post stays in the trash before `manage.py purge_trash` deletes it for good.
+BLOG_TRASH_DAYS = env.int("BLOG_TRASH_DAYS", default=30)
+
 # REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -134,9 +147,28 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.StandardPagination",
     "PAGE_SIZE": 20,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "EXCEPTION_HANDLER": "core.api_errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.AnonymousThrottle",
+        "core.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("THROTTLE_ANON", default="600/minute"),
+        "user": env("THROTTLE_USER", default="3000/minute"),
+        # The same limit as the site's comment form (BLOG_COMMENT_RATE_*).
+        "comments": "{}/{}s".format(*BLOG_COMMENT_RATE),
+        "auth": env("THROTTLE_AUTH", default="20/minute"),
+    },
+    # DRF reads the client address from REMOTE_ADDR; behind N proxies set NUM_PROXIES=N.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0) or None,
 }
+# Seconds public API responses may be cached by clients/CDNs, and kept by the server cache
+# (0 turns the server-side response cache off; it is keyed by the content version).
+API_CACHE_MAX_AGE = env.int("API_CACHE_MAX_AGE", default=60)
+API_RESPONSE_CACHE_SECONDS = env.int("API_RESPONSE_CACHE_SECONDS", default=300)
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
         "rest_framework.renderers.BrowsableAPIRenderer"
@@ -164,18 +196,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PostStatusEnum": "blog.models.PostStatus",
+        "CommentStatusEnum": "blog.models.CommentStatus",
+    },
+    "COMPONENT_SPLIT_REQUEST": True,
 }
-
-# BLOG
-# ------------------------------------------------------------------------------
-# How long a signed draft preview link works (seconds; default 3 days).
-BLOG_PREVIEW_MAX_AGE = env.int("BLOG_PREVIEW_MAX_AGE", default=3 * 24 * 3600)
-# Comments accepted per client address: (how many, per how many seconds).
-BLOG_COMMENT_RATE = (
-    env.int("BLOG_COMMENT_RATE_COUNT", default=5),
-    env.int("BLOG_COMMENT_RATE_SECONDS", default=600),
-)
-BLOG_POSTS_PER_PAGE = env.int("BLOG_POSTS_PER_PAGE", default=10)
 
 # BUILD INFORMATION (set by the container image at build time)
 # ------------------------------------------------------------------------------

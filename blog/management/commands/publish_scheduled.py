@@ -12,4 +12,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        self.stdout.write(f"{publish_due_posts()} scheduled posts marked published.")
+        changed = publish_due_posts()
+        self.stdout.write(
+            "Due scheduled posts marked published." if changed else "No post was due."
+        )

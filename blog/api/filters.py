@@ -1,0 +1,77 @@
+"""Filters, search and ordering of the posts list (django-filter + DRF filter backends)."""
+
+import django_filters
+from rest_framework import filters
+from rest_framework.exceptions import ValidationError
+
+from blog.models import Post, PostStatus
+from blog.search import search_posts
+from blog.workflow import is_editor
+
+SEARCH_MAX_LENGTH = 200
+
+
+class PostFilter(django_filters.FilterSet):
+    tag = django_filters.CharFilter(field_name="tags__slug", help_text="Tag slug.")
+    category = django_filters.CharFilter(field_name="category__slug", help_text="Category slug.")
+    author = django_filters.CharFilter(field_name="author__username", help_text="Username.")
+    featured = django_filters.BooleanFilter()
+    published_after = django_filters.IsoDateTimeFilter(
+        field_name="published_at", lookup_expr="gte"
+    )
+    published_before = django_filters.IsoDateTimeFilter(
+        field_name="published_at", lookup_expr="lt"
+    )
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    status = django_filters.ChoiceFilter(
+        choices=PostStatus.choices, method="filter_status", help_text="Editors only."
+    )
+
+    class Meta:
+        model = Post
+        fields = []
+
+    def filter_status(self, queryset, name, value):
+        if not is_editor(getattr(self.request, "user", None)):
+            raise ValidationError({"status": ["Filtering by status is for editors."]})
+        return queryset.filter(status=value)
+
+
+class PostSearchFilter(filters.BaseFilterBackend):
+    """`?search=`: PostgreSQL full text, ranked, with highlighted snippets."""
+
+    param = "search"
+
+    def filter_queryset(self, request, queryset, view):
+        text = request.query_params.get(self.param, "")
+        if not text.strip():
+            return queryset
+        if len(text) > SEARCH_MAX_LENGTH:
+            raise ValidationError({"search": [f"At most {SEARCH_MAX_LENGTH} characters."]})
+        view.search_active = True
+        return search_posts(queryset, text, highlight=True)
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.param,
+                "required": False,
+                "in": "query",
+                "description": "Full-text search; results ranked, with a `highlight` snippet.",
+                "schema": {"type": "string", "maxLength": SEARCH_MAX_LENGTH},
+            }
+        ]
+
+
+class PostOrderingFilter(filters.OrderingFilter):
+    """`?ordering=`: publish time (default, newest first), updated, title; search ranks."""
+
+    ordering_fields = ["published_at", "updated_at", "title"]
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if not request.query_params.get(self.ordering_param) and getattr(
+            view, "search_active", False
+        ):
+            return queryset  # keep the search rank order
+        return queryset.order_by(*ordering, "-id")

@@ -1,0 +1,282 @@
+"""Serializers of the blog API.
+
+Read serializers declare their fields (for the OpenAPI schema) but build their output by
+hand: DRF's per-field machinery cost more than the database on a 100-item page.
+`tests/blog/api/test_schema_shapes.py` checks the two never drift apart.
+"""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from blog.models import (
+    COMMENT_MAX_LENGTH,
+    Category,
+    Comment,
+    Post,
+    PostStatus,
+    Revision,
+    Tag,
+    display_name_of,
+)
+from blog.seo import absolute, post_seo
+
+User = get_user_model()
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _author(user) -> dict:
+    return {"username": user.get_username(), "display_name": display_name_of(user)}
+
+
+class AuthorRefSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+class CategoryRefSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+
+
+class TagRefSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+
+
+class PostListSerializer(serializers.Serializer):
+    """What a listing page needs of a post."""
+
+    id = serializers.IntegerField()
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+    excerpt = serializers.CharField()
+    status = serializers.ChoiceField(choices=PostStatus.choices)
+    author = AuthorRefSerializer()
+    category = CategoryRefSerializer(allow_null=True)
+    tags = TagRefSerializer(many=True)
+    published_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
+    reading_time = serializers.IntegerField(help_text="Minutes.")
+    cover_image_url = serializers.URLField(allow_blank=True)
+    cover_image_alt = serializers.CharField(allow_blank=True)
+    featured = serializers.BooleanField()
+    url = serializers.URLField(help_text="The post's page on the public site.")
+    highlight = serializers.CharField(
+        required=False, help_text="Search only: a snippet with <mark> around the matches."
+    )
+
+    def to_representation(self, post: Post) -> dict:
+        category = post.category
+        data = {
+            "id": post.pk,
+            "slug": post.slug,
+            "title": post.title,
+            "excerpt": post.excerpt,
+            "status": post.status,
+            "author": _author(post.author),
+            "category": {"slug": category.slug, "name": category.name} if category else None,
+            "tags": [{"slug": tag.slug, "name": tag.name} for tag in post.tags.all()],
+            "published_at": _iso(post.published_at),
+            "updated_at": _iso(post.updated_at),
+            "reading_time": post.reading_time,
+            "cover_image_url": post.cover_image_url,
+            "cover_image_alt": post.cover_image_alt,
+            "featured": post.featured,
+            "url": absolute(post.get_absolute_url()),
+        }
+        headline = getattr(post, "headline", None)
+        if headline is not None:
+            data["highlight"] = headline
+        return data
+
+
+class SeoSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    canonical_url = serializers.URLField()
+    open_graph = serializers.DictField(child=serializers.CharField())
+    twitter = serializers.DictField(child=serializers.CharField())
+    json_ld = serializers.DictField(help_text="A schema.org BlogPosting object.")
+
+
+class PostDetailSerializer(PostListSerializer):
+    """A whole post: body, rendered HTML, SEO, comment count."""
+
+    body = serializers.CharField(help_text="Markdown source.")
+    body_html = serializers.CharField(help_text="Rendered and sanitised.")
+    meta_title = serializers.CharField(allow_blank=True)
+    meta_description = serializers.CharField(allow_blank=True)
+    canonical_url = serializers.URLField(allow_blank=True)
+    comment_count = serializers.IntegerField(help_text="Approved comments.")
+    version = serializers.IntegerField(help_text="Bumped by every saved change.")
+    created_at = serializers.DateTimeField()
+    seo = SeoSerializer()
+
+    def to_representation(self, post: Post) -> dict:
+        data = super().to_representation(post)
+        data.update(
+            body=post.body,
+            body_html=post.body_html,
+            meta_title=post.meta_title,
+            meta_description=post.meta_description,
+            canonical_url=post.canonical_url,
+            comment_count=getattr(post, "approved_comment_count", 0),
+            version=post.version,
+            created_at=_iso(post.created_at),
+            seo=post_seo(post),
+        )
+        return data
+
+
+class PostWriteSerializer(serializers.ModelSerializer):
+    """The body of create / PUT / PATCH; the service layer does the saving."""
+
+    slug = serializers.SlugField(
+        max_length=Post._meta.get_field("slug").max_length, required=False, allow_blank=True
+    )
+    category = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    tags = serializers.ListField(
+        child=serializers.SlugField(max_length=80),
+        required=False,
+        max_length=30,
+        help_text="Tag slugs. Editors may introduce new ones; authors use existing tags.",
+    )
+
+    class Meta:
+        model = Post
+        fields = [
+            "title",
+            "slug",
+            "excerpt",
+            "body",
+            "category",
+            "tags",
+            "cover_image_url",
+            "cover_image_alt",
+            "meta_title",
+            "meta_description",
+            "canonical_url",
+            "featured",
+        ]
+        extra_kwargs = {"title": {"allow_blank": False}}
+
+    def validate_slug(self, value):
+        query = Post.objects.filter(slug=value)
+        if self.instance is not None:
+            query = query.exclude(pk=self.instance.pk)
+        if value and query.exists():
+            raise serializers.ValidationError("A post with this slug already exists.")
+        return value
+
+
+class ScheduleSerializer(serializers.Serializer):
+    publish_at = serializers.DateTimeField(help_text="ISO 8601, in the future.")
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    post_count = serializers.IntegerField(read_only=True, help_text="Visible posts.")
+    parent = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Category
+        fields = ["slug", "name", "description", "parent", "post_count"]
+
+
+class TagSerializer(serializers.ModelSerializer):
+    post_count = serializers.IntegerField(read_only=True, help_text="Visible posts.")
+
+    class Meta:
+        model = Tag
+        fields = ["slug", "name", "post_count"]
+
+
+class AuthorSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    bio = serializers.CharField(allow_blank=True)
+    avatar_url = serializers.URLField(allow_blank=True)
+    post_count = serializers.IntegerField(help_text="Visible posts.")
+
+    def to_representation(self, user) -> dict:
+        profile = getattr(user, "author_profile", None)
+        return {
+            "username": user.get_username(),
+            "display_name": display_name_of(user),
+            "bio": profile.bio if profile else "",
+            "avatar_url": profile.avatar_url if profile else "",
+            "post_count": getattr(user, "post_count", 0),
+        }
+
+
+class CommentSerializer(serializers.ModelSerializer):
+    """A public comment as readers see it."""
+
+    class Meta:
+        model = Comment
+        fields = ["id", "author_name", "body", "created_at"]
+
+
+class CommentCreateSerializer(serializers.Serializer):
+    author_name = serializers.CharField(max_length=80)
+    author_email = serializers.EmailField()
+    body = serializers.CharField(max_length=COMMENT_MAX_LENGTH)
+    website = serializers.CharField(
+        required=False, allow_blank=True, max_length=200, help_text="Leave empty (honeypot)."
+    )
+
+
+class CommentCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False)
+    status = serializers.CharField(help_text="Always `pending`: comments wait for moderation.")
+
+
+class CommentModerationSerializer(serializers.ModelSerializer):
+    """A comment as moderators see it."""
+
+    post = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Comment
+        fields = [
+            "id",
+            "post",
+            "author_name",
+            "author_email",
+            "body",
+            "status",
+            "ip_address",
+            "user_agent",
+            "created_at",
+            "moderated_at",
+        ]
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Revision
+        fields = ["id", "number", "created_at", "created_by", "note", "snapshot"]
+
+
+class ChangeSerializer(serializers.Serializer):
+    """One entry of the sync feed."""
+
+    cursor = serializers.CharField(help_text="Pass as `since` to continue after this entry.")
+    action = serializers.ChoiceField(choices=["upsert", "delete"])
+    id = serializers.IntegerField()
+    slug = serializers.SlugField()
+    post = PostListSerializer(allow_null=True)
+
+
+class ChangesPageSerializer(serializers.Serializer):
+    results = ChangeSerializer(many=True)
+    next_cursor = serializers.CharField(help_text="Cursor of the last entry (or `since`).")
+    has_more = serializers.BooleanField()
