@@ -76,6 +76,10 @@ class PostQuerySet(models.QuerySet):
         """Everything a listing page shows, in a constant number of queries."""
         return self.select_related("author__author_profile", "category").prefetch_related("tags")
 
+    def for_api_listing(self):
+        """for_listing() without the heavy columns a list never shows."""
+        return self.for_listing().defer("body", "body_html", "search_vector")
+
 
 class AuthorProfile(models.Model):
     """Public face of a user who writes: name on bylines, bio and avatar on author pages."""

@@ -20,22 +20,40 @@ def parse_rate(rate: str | None) -> tuple[int | None, int | None]:
 
 
 class _ReportingMixin:
-    """After deciding, remember limit / remaining / reset on the request for the headers."""
+    """A fixed-window counter (one cache add + incr per request) that reports its state.
+
+    DRF's own throttles keep the time of every request of the window in one cache value,
+    which the cache re-pickles on every request: O(limit) work per request. A counter per
+    window is O(1), and gives exact RateLimit-Remaining / -Reset values for the headers.
+    """
 
     def parse_rate(self, rate):
         return parse_rate(rate)
 
     def allow_request(self, request, view):
-        allowed = super().allow_request(request, view)
-        if getattr(self, "rate", None) is None or not hasattr(self, "history"):
-            return allowed
-        remaining = max(0, self.num_requests - len(self.history))
-        oldest = self.history[-1] if self.history else self.now
-        reset = max(0, int(self.duration - (self.now - oldest)))
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        key = f"{self.key}:{window}"
+        self.reset = max(1, int((window + 1) * self.duration - self.now))
+        self.cache.add(key, 0, self.duration + 1)
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # evicted between add and incr
+            self.cache.set(key, 1, self.duration + 1)
+            count = 1
+        remaining = max(0, self.num_requests - count)
         current = getattr(request, "_ratelimit", None)
         if current is None or remaining < current[1]:
-            request._ratelimit = (self.num_requests, remaining, reset)
-        return allowed
+            request._ratelimit = (self.num_requests, remaining, self.reset)
+        return count <= self.num_requests
+
+    def wait(self):
+        return self.reset
 
 
 class AnonymousThrottle(_ReportingMixin, AnonRateThrottle):
@@ -48,6 +66,15 @@ class UserThrottle(_ReportingMixin, UserRateThrottle):
 
 class ScopeThrottle(_ReportingMixin, ScopedRateThrottle):
     """Per-view scopes: "comments" (comment creation) and "auth" (token requests)."""
+
+    def allow_request(self, request, view):
+        # As ScopedRateThrottle: the rate depends on the view's scope, known only now.
+        self.scope = getattr(view, self.scope_attr, None)
+        if not self.scope:
+            return True
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request, view)
 
 
 class RateLimitHeadersMixin:

@@ -31,7 +31,8 @@ def is_public_request(request) -> bool:
 
 def cache_key(request, version: int) -> str:
     query = "&".join(sorted(request.GET.urlencode().split("&")))
-    return f"api:resp:{version}:{request.path}?{query}"
+    digest = hashlib.sha1(f"{request.path}?{query}".encode()).hexdigest()
+    return f"api:resp:{version}:{digest}"
 
 
 def respond(request, build, *, version: int):

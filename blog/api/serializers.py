@@ -69,28 +69,33 @@ class PostListSerializer(serializers.Serializer):
     )
 
     def to_representation(self, post: Post) -> dict:
-        category = post.category
-        data = {
-            "id": post.pk,
-            "slug": post.slug,
-            "title": post.title,
-            "excerpt": post.excerpt,
-            "status": post.status,
-            "author": _author(post.author),
-            "category": {"slug": category.slug, "name": category.name} if category else None,
-            "tags": [{"slug": tag.slug, "name": tag.name} for tag in post.tags.all()],
-            "published_at": _iso(post.published_at),
-            "updated_at": _iso(post.updated_at),
-            "reading_time": post.reading_time,
-            "cover_image_url": post.cover_image_url,
-            "cover_image_alt": post.cover_image_alt,
-            "featured": post.featured,
-            "url": absolute(post.get_absolute_url()),
-        }
-        headline = getattr(post, "headline", None)
-        if headline is not None:
-            data["highlight"] = headline
-        return data
+        return post_list_item(post)
+
+
+def post_list_item(post: Post) -> dict:
+    """The list payload of a post (PostListSerializer's output, built without DRF fields)."""
+    category = post.category
+    data = {
+        "id": post.pk,
+        "slug": post.slug,
+        "title": post.title,
+        "excerpt": post.excerpt,
+        "status": post.status,
+        "author": _author(post.author),
+        "category": {"slug": category.slug, "name": category.name} if category else None,
+        "tags": [{"slug": tag.slug, "name": tag.name} for tag in post.tags.all()],
+        "published_at": _iso(post.published_at),
+        "updated_at": _iso(post.updated_at),
+        "reading_time": post.reading_time,
+        "cover_image_url": post.cover_image_url,
+        "cover_image_alt": post.cover_image_alt,
+        "featured": post.featured,
+        "url": absolute(post.get_absolute_url()),
+    }
+    headline = getattr(post, "headline", None)
+    if headline is not None:
+        data["highlight"] = headline
+    return data
 
 
 class SeoSerializer(serializers.Serializer):
@@ -116,7 +121,7 @@ class PostDetailSerializer(PostListSerializer):
     seo = SeoSerializer()
 
     def to_representation(self, post: Post) -> dict:
-        data = super().to_representation(post)
+        data = post_list_item(post)
         data.update(
             body=post.body,
             body_html=post.body_html,

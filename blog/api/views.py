@@ -35,6 +35,7 @@ from blog.api.serializers import (
     PostDetailSerializer,
     PostListSerializer,
     PostWriteSerializer,
+    post_list_item,
     RevisionSerializer,
     ScheduleSerializer,
     TagSerializer,
@@ -150,9 +151,9 @@ class PostViewSet(
 
     def list(self, request, *args, **kwargs):
         def build():
-            queryset = self.filter_queryset(self.get_queryset())
+            queryset = self.filter_queryset(posts_for(request.user).for_api_listing())
             page = self.paginate_queryset(queryset)
-            data = PostListSerializer(page, many=True).data
+            data = [post_list_item(post) for post in page]
             last_modified = max((post.updated_at for post in page), default=None)
             return self.paginator.get_paginated_response(data).data, last_modified
 
