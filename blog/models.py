@@ -76,10 +76,6 @@ class PostQuerySet(models.QuerySet):
         """Everything a listing page shows, in a constant number of queries."""
         return self.select_related("author__author_profile", "category").prefetch_related("tags")
 
-    def for_api_listing(self):
-        """for_listing() without the heavy columns a list never shows."""
-        return self.for_listing().defer("body", "body_html", "search_vector")
-
 
 class AuthorProfile(models.Model):
     """Public face of a user who writes: name on bylines, bio and avatar on author pages."""
@@ -202,6 +198,13 @@ class Post(models.Model):
             models.Index(fields=["author", "status"], name="post_author_status"),
             models.Index(fields=["category", "-published_at"], name="post_category_published"),
             models.Index(fields=["-updated_at"], name="post_updated"),
+            # The public list: newest visible first, read in index order (LIMIT 20 stays
+            # cheap at any table size; `status IN (...)` on a leading column cannot).
+            models.Index(
+                fields=["-published_at", "-id"],
+                condition=Q(status__in=["published", "scheduled"], deleted_at__isnull=True),
+                name="post_live_recent",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -61,7 +61,12 @@ class AnonymousThrottle(_ReportingMixin, AnonRateThrottle):
 
 
 class UserThrottle(_ReportingMixin, UserRateThrottle):
-    """Every authenticated request, by user (rate "user")."""
+    """Every authenticated request, by user (rate "user"); anonymous ones are "anon"'s."""
+
+    def get_cache_key(self, request, view):
+        if not (request.user and request.user.is_authenticated):
+            return None
+        return super().get_cache_key(request, view)
 
 
 class ScopeThrottle(_ReportingMixin, ScopedRateThrottle):

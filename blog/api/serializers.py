@@ -6,6 +6,7 @@ hand: DRF's per-field machinery cost more than the database on a 100-item page.
 """
 
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from rest_framework import serializers
 
 from blog.models import (
@@ -73,29 +74,116 @@ class PostListSerializer(serializers.Serializer):
 
 
 def post_list_item(post: Post) -> dict:
-    """The list payload of a post (PostListSerializer's output, built without DRF fields)."""
+    """The list payload of a post instance (PostListSerializer's output)."""
     category = post.category
+    return _list_item(
+        post_id=post.pk,
+        slug=post.slug,
+        title=post.title,
+        excerpt=post.excerpt,
+        status=post.status,
+        author=_author(post.author),
+        category={"slug": category.slug, "name": category.name} if category else None,
+        tags=[{"slug": tag.slug, "name": tag.name} for tag in post.tags.all()],
+        published_at=post.published_at,
+        updated_at=post.updated_at,
+        reading_time=post.reading_time,
+        cover_image_url=post.cover_image_url,
+        cover_image_alt=post.cover_image_alt,
+        featured=post.featured,
+        headline=getattr(post, "headline", None),
+    )
+
+
+# Columns of the row-based list (no model instances: ~120 per page cost more than the SQL).
+LIST_COLUMNS = (
+    "id",
+    "slug",
+    "title",
+    "excerpt",
+    "status",
+    "published_at",
+    "updated_at",
+    "reading_time",
+    "cover_image_url",
+    "cover_image_alt",
+    "featured",
+    "author__username",
+    "author__first_name",
+    "author__last_name",
+    "author__author_profile__display_name",
+    "category__slug",
+    "category__name",
+)
+
+
+def post_list_items(rows, tags_by_post: dict[int, list[dict]]) -> list[dict]:
+    """List payloads from `.values(*LIST_COLUMNS)` rows (plus `headline` when searching)."""
+    items = []
+    for row in rows:
+        full_name = f"{row['author__first_name']} {row['author__last_name']}".strip()
+        username = row["author__username"]
+        items.append(
+            _list_item(
+                post_id=row["id"],
+                slug=row["slug"],
+                title=row["title"],
+                excerpt=row["excerpt"],
+                status=row["status"],
+                author={
+                    "username": username,
+                    "display_name": row["author__author_profile__display_name"]
+                    or full_name
+                    or username,
+                },
+                category=(
+                    {"slug": row["category__slug"], "name": row["category__name"]}
+                    if row["category__slug"]
+                    else None
+                ),
+                tags=tags_by_post.get(row["id"], []),
+                published_at=row["published_at"],
+                updated_at=row["updated_at"],
+                reading_time=row["reading_time"],
+                cover_image_url=row["cover_image_url"],
+                cover_image_alt=row["cover_image_alt"],
+                featured=row["featured"],
+                headline=row.get("headline"),
+            )
+        )
+    return items
+
+
+def _list_item(*, post_id, slug, headline, published_at, updated_at, **fields) -> dict:
     data = {
-        "id": post.pk,
-        "slug": post.slug,
-        "title": post.title,
-        "excerpt": post.excerpt,
-        "status": post.status,
-        "author": _author(post.author),
-        "category": {"slug": category.slug, "name": category.name} if category else None,
-        "tags": [{"slug": tag.slug, "name": tag.name} for tag in post.tags.all()],
-        "published_at": _iso(post.published_at),
-        "updated_at": _iso(post.updated_at),
-        "reading_time": post.reading_time,
-        "cover_image_url": post.cover_image_url,
-        "cover_image_alt": post.cover_image_alt,
-        "featured": post.featured,
-        "url": absolute(post.get_absolute_url()),
+        "id": post_id,
+        "slug": slug,
+        **{name: fields[name] for name in ("title", "excerpt", "status", "author", "category")},
+        "tags": fields["tags"],
+        "published_at": _iso(published_at),
+        "updated_at": _iso(updated_at),
+        **{
+            name: fields[name]
+            for name in ("reading_time", "cover_image_url", "cover_image_alt", "featured")
+        },
+        "url": post_url(slug),
     }
-    headline = getattr(post, "headline", None)
     if headline is not None:
         data["highlight"] = headline
     return data
+
+
+_POST_URL_PATTERN: list[str] = []
+
+
+def post_url(slug: str) -> str:
+    """Absolute URL of a post's page: reverse() once, then string formatting."""
+    if not _POST_URL_PATTERN:
+        marker = "slug-placeholder"
+        _POST_URL_PATTERN.append(absolute(reverse("blog:post_detail", args=[marker])))
+        _POST_URL_PATTERN.append(marker)
+    pattern, marker = _POST_URL_PATTERN
+    return pattern.replace(marker, slug)
 
 
 class SeoSerializer(serializers.Serializer):

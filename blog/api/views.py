@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from blog import changes, errors, services
 from blog.api import conditional
-from blog.api.filters import PostFilter, PostOrderingFilter, PostSearchFilter
+from blog.api.filters import PostFilter, PostFilterBackend, PostOrderingFilter, PostSearchFilter
 from blog.api.permissions import (
     CanWritePostsOrReadOnly,
     IsEditor,
@@ -35,7 +35,8 @@ from blog.api.serializers import (
     PostDetailSerializer,
     PostListSerializer,
     PostWriteSerializer,
-    post_list_item,
+    LIST_COLUMNS,
+    post_list_items,
     RevisionSerializer,
     ScheduleSerializer,
     TagSerializer,
@@ -63,6 +64,19 @@ def posts_for(user):
     if can_write_posts(user):
         return Post.objects.filter(visible_condition() | Q(author=user, deleted_at__isnull=True))
     return Post.objects.visible()
+
+
+def tags_of(post_ids) -> dict[int, list[dict]]:
+    """{post id: [{slug, name}, ...]} for a page of posts, in one query."""
+    tags: dict[int, list[dict]] = {}
+    rows = (
+        Post.tags.through.objects.filter(post_id__in=post_ids)
+        .order_by("tag__name")
+        .values_list("post_id", "tag__slug", "tag__name")
+    )
+    for post_id, slug, name in rows:
+        tags.setdefault(post_id, []).append({"slug": slug, "name": name})
+    return tags
 
 
 def _approved_comment_count():
@@ -122,11 +136,7 @@ class PostViewSet(
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
     permission_classes = [CanWritePostsOrReadOnly]
     filterset_class = PostFilter
-    filter_backends = [
-        *viewsets.GenericViewSet.filter_backends,
-        PostSearchFilter,
-        PostOrderingFilter,
-    ]
+    filter_backends = [PostFilterBackend, PostSearchFilter, PostOrderingFilter]
     ordering = ["-published_at"]
     search_active = False
     queryset = Post.objects.none()  # for the schema; get_queryset decides per caller
@@ -151,10 +161,11 @@ class PostViewSet(
 
     def list(self, request, *args, **kwargs):
         def build():
-            queryset = self.filter_queryset(posts_for(request.user).for_api_listing())
-            page = self.paginate_queryset(queryset)
-            data = [post_list_item(post) for post in page]
-            last_modified = max((post.updated_at for post in page), default=None)
+            queryset = self.filter_queryset(posts_for(request.user))
+            fields = [*LIST_COLUMNS, *(["headline"] if self.search_active else [])]
+            page = self.paginate_queryset(queryset.values(*fields))
+            data = post_list_items(page, tags_of([row["id"] for row in page]))
+            last_modified = max((row["updated_at"] for row in page), default=None)
             return self.paginator.get_paginated_response(data).data, last_modified
 
         return conditional.respond(request, build, version=request.content_version)
