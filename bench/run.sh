@@ -8,7 +8,8 @@
 #
 # Settings (environment): SIZES="1000 100000" MODES="cold warm" DURATION=15 WARMUP=3
 #   THREADS=2 CONNECTIONS=16 WORKERS=2 PORT=8200
-#   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres (the server the databases are made on)
+#   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres (the server the databases are made on;
+#   PGHOST may be a Unix-socket directory, e.g. the anchors' /tmp/blogbench/pg/run)
 # Databases are named lawvriksh_bench_<N> and are reused (seeding only tops them up).
 set -o errexit -o pipefail -o nounset
 cd "$(dirname "$0")/.."
@@ -53,7 +54,9 @@ trap stop_server EXIT
 
 for n in $SIZES; do
   db="lawvriksh_bench_$n"
-  export DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$db"
+  host="$PGHOST"
+  case "$host" in /*) host="$("$PY" -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$PGHOST")" ;; esac
+  export DATABASE_URL="postgres://$PGUSER@$host:$PGPORT/$db"
   if ! psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -tAc \
       "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1; then
     psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d postgres -qc "CREATE DATABASE $db"

@@ -34,6 +34,19 @@ STATUS_COLOURS = {
 }
 
 
+class TrashFilter(admin.SimpleListFilter):
+    """Editors can open the trash (posts deleted within BLOG_TRASH_DAYS) and restore."""
+
+    title = "trash"
+    parameter_name = "trash"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "In the trash")] if is_editor(request.user) else []
+
+    def queryset(self, request, queryset):
+        return queryset  # PostAdmin.get_queryset picks the trash
+
+
 class PostAdminForm(forms.ModelForm):
     """The post form; carries the version it was opened at so stale saves are refused."""
 
@@ -79,14 +92,21 @@ class PostAdmin(admin.ModelAdmin):
         "updated_at",
         "featured",
     )
-    list_filter = ("status", "featured", "category", "tags", "author")
+    list_filter = ("status", "featured", "category", "tags", "author", TrashFilter)
     search_fields = ("title", "slug", "excerpt")
     date_hierarchy = "published_at"
     autocomplete_fields = ("author", "category", "tags")
     prepopulated_fields = {"slug": ("title",)}
     list_select_related = ("author", "category")
     list_per_page = 50
-    actions = ["submit_for_review", "publish_now", "schedule", "unpublish", "archive"]
+    actions = [
+        "submit_for_review",
+        "publish_now",
+        "schedule",
+        "unpublish",
+        "archive",
+        "restore_from_trash",
+    ]
     fieldsets = (
         (None, {"fields": ("title", "slug", "author", "body", "excerpt", "opened_version")}),
         ("Classification", {"fields": ("category", "tags", "featured")}),
@@ -119,6 +139,8 @@ class PostAdmin(admin.ModelAdmin):
     # ----------------------------------------------------------------- who sees what
 
     def get_queryset(self, request):
+        if request.GET.get(TrashFilter.parameter_name) == "yes" and is_editor(request.user):
+            return super().get_queryset(request).in_trash()
         return super().get_queryset(request).editable_by(request.user)
 
     def has_change_permission(self, request, obj=None):
@@ -154,7 +176,7 @@ class PostAdmin(admin.ModelAdmin):
     def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
         actions = super().get_actions(request, action_location=action_location)
         if not is_editor(request.user):
-            for name in ("publish_now", "schedule", "unpublish", "archive"):
+            for name in ("publish_now", "schedule", "unpublish", "archive", "restore_from_trash"):
                 actions.pop(name, None)
         return actions
 
@@ -181,6 +203,23 @@ class PostAdmin(admin.ModelAdmin):
             )
             obj.pk = created.pk
         obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        # "Delete" in the admin is the API's DELETE: to the trash (restorable, and the
+        # change feed hears of it); purging is an editor's separate step.
+        services.post_trash(post=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for post in queryset:
+            services.post_trash(post=post, user=request.user)
+
+    @admin.action(description="Restore from trash", permissions=["change"])
+    def restore_from_trash(self, request, queryset):
+        restored = 0
+        for post in Post.objects.in_trash().filter(pk__in=queryset.values("pk")):
+            services.post_restore_from_trash(post=post, user=request.user)
+            restored += 1
+        self.message_user(request, f"{restored} posts restored from the trash.", messages.SUCCESS)
 
     def save_related(self, request, form, formsets, change):
         # Tags were saved by the service with the post; only inlines (none today) remain.

@@ -47,8 +47,14 @@ def refresh_search_vectors(post_ids=None) -> None:
             cursor.execute(_REFRESH_SQL + " WHERE p.id = ANY(%s)", [list(post_ids)])
 
 
-def search_posts(queryset: QuerySet, text: str, *, highlight: bool = False) -> QuerySet:
-    """Posts matching `text`, best first; with `highlight`, each has a `headline` snippet."""
+# Ranking reads every match's (large) vector: for a word in most posts that is the whole
+# table. Ranking the newest SEARCH_CANDIDATES matches keeps a search fast at any size
+# (PostgreSQL walks the newest-first index for common words, the GIN index for rare ones).
+SEARCH_CANDIDATES = 1000
+
+
+def search_posts(queryset: QuerySet, text: str) -> QuerySet:
+    """Posts matching `text`, best first (among the newest SEARCH_CANDIDATES matches)."""
     text = (text or "").strip()
     if not text:
         return queryset.none()
@@ -57,13 +63,31 @@ def search_posts(queryset: QuerySet, text: str, *, highlight: bool = False) -> Q
             Q(title__icontains=text) | Q(excerpt__icontains=text) | Q(body__icontains=text)
         )
     query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
-    results = (
+    candidates = (
         queryset.filter(search_vector=query)
+        .order_by("-published_at", "-id")
+        .values("pk")[:SEARCH_CANDIDATES]
+    )
+    return (
+        queryset.filter(pk__in=candidates)
         .annotate(rank=SearchRank(F("search_vector"), query))
         .order_by("-rank", "-published_at", "-id")
     )
-    if highlight:
-        results = results.annotate(
+
+
+def search_headlines(post_ids, text: str) -> dict[int, str]:
+    """{post id: snippet of its body with <mark> around the matches}, for one page of hits.
+
+    Computed after paginating: ts_headline over every match was the slowest part of a search.
+    """
+    if not post_ids or not uses_postgres():
+        return {}
+    from blog.models import Post
+
+    query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+    rows = (
+        Post.objects.filter(pk__in=post_ids)
+        .annotate(
             headline=SearchHeadline(
                 "body",
                 query,
@@ -74,4 +98,6 @@ def search_posts(queryset: QuerySet, text: str, *, highlight: bool = False) -> Q
                 min_words=15,
             )
         )
-    return results
+        .values_list("pk", "headline")
+    )
+    return dict(rows)

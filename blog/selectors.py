@@ -76,7 +76,7 @@ def categories_with_counts() -> QuerySet:
 
 
 def search_visible_posts(text: str) -> QuerySet:
-    return search_posts(visible_posts(), text, highlight=True)
+    return search_posts(visible_posts(), text)
 
 
 def pending_comments() -> QuerySet:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from blog import errors, selectors, services
 from blog.forms import HONEYPOT_FIELD, CommentForm
 from blog.models import display_name_of
+from blog.search import search_headlines
 from blog.seo import json_ld_script, post_seo
 
 User = get_user_model()
@@ -147,7 +148,11 @@ def author_archive(request, username):
 def search(request):
     query = request.GET.get("q", "").strip()[:200]
     posts = selectors.search_visible_posts(query) if query else selectors.visible_posts().none()
-    return render(request, "blog/search.html", {"query": query, "page": _page(request, posts)})
+    page = _page(request, posts)
+    snippets = search_headlines([post.pk for post in page], query)
+    for post in page:
+        post.headline = snippets.get(post.pk)
+    return render(request, "blog/search.html", {"query": query, "page": page})
 
 
 @require_safe

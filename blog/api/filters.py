@@ -60,8 +60,8 @@ class PostSearchFilter(filters.BaseFilterBackend):
             return queryset
         if len(text) > SEARCH_MAX_LENGTH:
             raise ValidationError({"search": [f"At most {SEARCH_MAX_LENGTH} characters."]})
-        view.search_active = True
-        return search_posts(queryset, text, highlight=True)
+        view.search_active = text.strip()
+        return search_posts(queryset, text)
 
     def get_schema_operation_parameters(self, view):
         return [
@@ -69,7 +69,10 @@ class PostSearchFilter(filters.BaseFilterBackend):
                 "name": self.param,
                 "required": False,
                 "in": "query",
-                "description": "Full-text search; results ranked, with a `highlight` snippet.",
+                "description": (
+                    "Full-text search: results ranked (among the 1,000 newest matches), "
+                    "each with a `highlight` snippet."
+                ),
                 "schema": {"type": "string", "maxLength": SEARCH_MAX_LENGTH},
             }
         ]

@@ -16,6 +16,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from blog import changes, errors, services
+from blog.search import search_headlines
 from blog.api import conditional
 from blog.api.filters import PostFilter, PostFilterBackend, PostOrderingFilter, PostSearchFilter
 from blog.api.permissions import (
@@ -138,7 +139,7 @@ class PostViewSet(
     filterset_class = PostFilter
     filter_backends = [PostFilterBackend, PostSearchFilter, PostOrderingFilter]
     ordering = ["-published_at"]
-    search_active = False
+    search_active = ""  # the search text, once PostSearchFilter has applied it
     queryset = Post.objects.none()  # for the schema; get_queryset decides per caller
 
     def get_queryset(self):
@@ -162,9 +163,13 @@ class PostViewSet(
     def list(self, request, *args, **kwargs):
         def build():
             queryset = self.filter_queryset(posts_for(request.user))
-            fields = [*LIST_COLUMNS, *(["headline"] if self.search_active else [])]
-            page = self.paginate_queryset(queryset.values(*fields))
-            data = post_list_items(page, tags_of([row["id"] for row in page]))
+            page = self.paginate_queryset(queryset.values(*LIST_COLUMNS))
+            ids = [row["id"] for row in page]
+            if self.search_active:
+                snippets = search_headlines(ids, self.search_active)
+                for row in page:
+                    row["headline"] = snippets.get(row["id"], "")
+            data = post_list_items(page, tags_of(ids))
             last_modified = max((row["updated_at"] for row in page), default=None)
             return self.paginator.get_paginated_response(data).data, last_modified
 

@@ -2,6 +2,7 @@
 
 import warnings
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -37,6 +38,8 @@ def database_from_url(
         # SQLite is a local file: a persistent connection buys nothing.
         conn_max_age = 0
     else:
+        # A Unix-socket directory travels percent-encoded: postgres://u@%2Frun%2Fpostgresql/db
+        config["HOST"] = unquote(config.get("HOST") or "")
         # Fail fast instead of hanging when the server is unreachable (e.g. /readyz).
         config.setdefault("OPTIONS", {}).setdefault("connect_timeout", connect_timeout)
     config["CONN_MAX_AGE"] = conn_max_age

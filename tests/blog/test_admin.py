@@ -257,3 +257,20 @@ def test_view_on_site_is_the_preview_until_the_post_is_visible(editor_client):
     live = make_post(title="Live one")
     page = editor_client.get(reverse("admin:blog_post_change", args=[live.pk])).content.decode()
     assert f'href="{live.get_absolute_url()}"' in page
+
+
+def test_admin_delete_moves_to_trash_and_restore_brings_it_back(editor_client, client):
+    post = make_post(title="Binned in admin")
+    delete_url = reverse("admin:blog_post_delete", args=[post.pk])
+    editor_client.post(delete_url, {"post": "yes"})
+    post.refresh_from_db()
+    assert post.deleted_at is not None
+    assert client.get(post.get_absolute_url()).status_code == 404
+    trash = editor_client.get(CHANGELIST, {"trash": "yes"}).content.decode()
+    assert "Binned in admin" in trash
+    editor_client.post(
+        f"{CHANGELIST}?trash=yes",
+        {"action": "restore_from_trash", ACTION_CHECKBOX_NAME: [post.pk]},
+    )
+    post.refresh_from_db()
+    assert post.deleted_at is None

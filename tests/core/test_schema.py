@@ -17,6 +17,23 @@ def test_schema_is_openapi_3_and_lists_the_endpoints(api_client):
     assert schema["openapi"].startswith("3.")
     assert "/api/v1/version/" in schema["paths"]
     assert "/api/v1/auth/token/" in schema["paths"]
+    assert "jwtAuth" in schema["components"]["securitySchemes"]
+    for path in (
+        "/api/v1/posts/",
+        "/api/v1/posts/{slug}/",
+        "/api/v1/posts/{slug}/publish/",
+        "/api/v1/posts/{slug}/schedule/",
+        "/api/v1/posts/changes/",
+        "/api/v1/posts/{post_slug}/comments/",
+        "/api/v1/comments/{id}/approve/",
+        "/api/v1/categories/",
+        "/api/v1/tags/",
+        "/api/v1/authors/",
+        "/api/v1/auth/logout/",
+    ):
+        assert path in schema["paths"], path
+    parameters = {p["name"] for p in schema["paths"]["/api/v1/posts/"]["get"]["parameters"]}
+    assert {"tag", "category", "author", "search", "ordering", "page_size"} <= parameters
 
 
 @pytest.mark.django_db

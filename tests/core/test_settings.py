@@ -92,3 +92,10 @@ def test_sqlite_path_is_relative_to_the_project(tmp_path):
 def test_database_from_url_rejects_what_the_project_cannot_use(url, tmp_path):
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
         database_from_url(url, conn_max_age=0, base_dir=tmp_path)
+
+
+def test_postgres_url_may_name_a_unix_socket_directory(tmp_path):
+    config = database_from_url(
+        "postgres://blog@%2Fvar%2Frun%2Fpostgresql:5432/blog", conn_max_age=0, base_dir=tmp_path
+    )
+    assert config["HOST"] == "/var/run/postgresql"
