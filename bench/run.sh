@@ -8,6 +8,7 @@
 #
 # Settings (environment): SIZES="1000 100000" MODES="cold warm" DURATION=15 WARMUP=3
 #   THREADS=2 CONNECTIONS=16 WORKERS=2 PORT=8200
+#   ENDPOINTS="" (labels to keep, e.g. "list search"; empty = all)
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres (the server the databases are made on;
 #   PGHOST may be a Unix-socket directory, e.g. the anchors' /tmp/blogbench/pg/run)
 # Databases are named lawvriksh_bench_<N> and are reused (seeding only tops them up).
@@ -22,6 +23,7 @@ WARMUP="${WARMUP:-3}"
 THREADS="${THREADS:-2}"
 CONNECTIONS="${CONNECTIONS:-16}"
 WORKERS="${WORKERS:-2}"
+ENDPOINTS="${ENDPOINTS:-}"
 PORT="${PORT:-8200}"
 PGHOST="${PGHOST:-127.0.0.1}"
 PGPORT="${PGPORT:-5432}"
@@ -85,6 +87,7 @@ for n in $SIZES; do
 
     run() {  # label url [header]
       local label="$1" url="$2" header="${3:-}" args=()
+      if [ -n "$ENDPOINTS" ] && [[ " $ENDPOINTS " != *" $label "* ]]; then return 0; fi
       [ -n "$header" ] && args=(-H "$header")
       code="$(curl -s -o /dev/null -w '%{http_code}' ${header:+-H "$header"} "$url")"
       timeout $((WARMUP + 10)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null
@@ -101,6 +104,7 @@ for n in $SIZES; do
     run detail "$base/api/v1/posts/$slug/"
     run list-304 "$base/api/v1/posts/?page_size=20" "If-None-Match: $list_etag"
     run detail-304 "$base/api/v1/posts/$slug/" "If-None-Match: $detail_etag"
+    run floor-healthz "$base/healthz"   # Django + middleware, no database: the framework floor
     stop_server
   done
 done
