@@ -69,6 +69,17 @@ class PostQuerySet(models.QuerySet):
             return live.filter(author=user)
         return self.none()
 
+    def readable_by(self, user):
+        """What `user` may read through the API: readers the visible posts, authors also
+        their own, editors everything (the trash excluded)."""
+        from blog.workflow import can_write_posts, is_editor
+
+        if is_editor(user):
+            return self.filter(deleted_at__isnull=True)
+        if can_write_posts(user):
+            return self.filter(visible_condition() | Q(author=user, deleted_at__isnull=True))
+        return self.visible()
+
     def in_trash(self):
         return self.filter(deleted_at__isnull=False)
 

@@ -381,13 +381,7 @@ def post_trash(*, post: Post, user) -> Post:
         raise PermissionDenied(errors.NOT_YOUR_POST)
     if locked.deleted_at is not None:
         raise errors.WorkflowError(errors.ALREADY_IN_TRASH)
-    locked.deleted_at = timezone.now()
-    locked.version += 1
-    locked.save(update_fields=["deleted_at", "version"])
-    _record_revision(locked, user, "Moved to trash")
-    touch_post(locked)
-    _copy_state(locked, post)
-    return post
+    return _set_deleted_at(locked, post, user, timezone.now(), "Moved to trash")
 
 
 @transaction.atomic
@@ -397,10 +391,14 @@ def post_restore_from_trash(*, post: Post, user) -> Post:
     locked = Post.objects.select_for_update().get(pk=post.pk)
     if locked.deleted_at is None:
         raise errors.WorkflowError(errors.NOT_IN_TRASH)
-    locked.deleted_at = None
+    return _set_deleted_at(locked, post, user, None, "Restored from trash")
+
+
+def _set_deleted_at(locked: Post, post: Post, user, deleted_at, note: str) -> Post:
+    locked.deleted_at = deleted_at
     locked.version += 1
     locked.save(update_fields=["deleted_at", "version"])
-    _record_revision(locked, user, "Restored from trash")
+    _record_revision(locked, user, note)
     touch_post(locked)
     _copy_state(locked, post)
     return post

@@ -15,6 +15,7 @@ from blog.forms import HONEYPOT_FIELD, CommentForm
 from blog.models import display_name_of
 from blog.search import search_headlines
 from blog.seo import json_ld_script, post_seo
+from core.http import client_info
 
 User = get_user_model()
 
@@ -60,8 +61,7 @@ def post_detail(request, slug):
                     author_email=data["author_email"],
                     body=data["body"],
                     user=request.user,
-                    ip_address=request.META.get("REMOTE_ADDR"),
-                    user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                    **client_info(request),
                     honeypot=data[HONEYPOT_FIELD],
                 )
             except errors.CommentSpam:

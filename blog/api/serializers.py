@@ -20,6 +20,7 @@ from blog.models import (
     display_name_of,
 )
 from blog.seo import absolute, post_seo
+from blog.services import CONTENT_FIELDS
 
 User = get_user_model()
 
@@ -242,20 +243,8 @@ class PostWriteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Post
-        fields = [
-            "title",
-            "slug",
-            "excerpt",
-            "body",
-            "category",
-            "tags",
-            "cover_image_url",
-            "cover_image_alt",
-            "meta_title",
-            "meta_description",
-            "canonical_url",
-            "featured",
-        ]
+        # What the service layer lets a save change (the publish time is the workflow's).
+        fields = [name for name in CONTENT_FIELDS if name != "published_at"] + ["tags"]
         extra_kwargs = {"title": {"allow_blank": False}}
 
     def validate_slug(self, value):

@@ -2,7 +2,7 @@
 caller's visibility (readers: visible posts; authors: also their own; editors: all)."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404
@@ -51,7 +51,8 @@ from blog.models import (
     Tag,
     visible_condition,
 )
-from blog.workflow import can_write_posts, is_editor
+from blog.workflow import is_editor
+from core.http import client_info
 from core.throttling import RateLimitHeadersMixin, ScopeThrottle
 
 User = get_user_model()
@@ -59,12 +60,7 @@ CHANGES_MAX_LIMIT = 500
 
 
 def posts_for(user):
-    """The posts `user` may read through the API (the trash excluded)."""
-    if is_editor(user):
-        return Post.objects.filter(deleted_at__isnull=True)
-    if can_write_posts(user):
-        return Post.objects.filter(visible_condition() | Q(author=user, deleted_at__isnull=True))
-    return Post.objects.visible()
+    return Post.objects.readable_by(user)
 
 
 def tags_of(post_ids) -> dict[int, list[dict]]:
@@ -542,8 +538,7 @@ class PostCommentsViewSet(
                 author_email=data["author_email"],
                 body=data["body"],
                 user=request.user,
-                ip_address=request.META.get("REMOTE_ADDR"),
-                user_agent=request.META.get("HTTP_USER_AGENT", ""),
+                **client_info(request),
                 honeypot=data.get("website", ""),
                 throttle=False,  # the "comments" DRF throttle applies the same limit here
             )
