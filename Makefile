@@ -37,6 +37,7 @@ run: demo ## Set up everything and serve the app on http://127.0.0.1:8000
 	@echo "  Site:      http://$(HOST):$(PORT)/"
 	@echo "  Admin:     http://$(HOST):$(PORT)/admin/"
 	@echo "  API docs:  http://$(HOST):$(PORT)/api/v1/docs/"
+	@echo "  API root:  http://$(HOST):$(PORT)/api/v1/"
 	@echo ""
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 

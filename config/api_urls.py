@@ -14,5 +14,6 @@ urlpatterns = [
     path("auth/logout/", auth_views.LogoutView.as_view(), name="token-logout"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("releases/", include("releases.api.urls")),
     path("", include("blog.api.urls")),
 ]

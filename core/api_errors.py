@@ -10,6 +10,9 @@ from rest_framework.views import exception_handler, set_rollback
 
 from blog import errors as blog_errors
 
+# Domain errors that mean "this contradicts the current state": 409 Conflict.
+CONFLICT_CODES = {"invalid_transition", "digest_immutable", "sha_mismatch"}
+
 
 def api_exception_handler(exc, context):
     """DRF's handler, plus the domain errors of the service layer mapped to HTTP."""
@@ -34,9 +37,7 @@ def api_exception_handler(exc, context):
         set_rollback()
         code = getattr(exc, "code", None)
         http_status = (
-            status.HTTP_409_CONFLICT
-            if code == "invalid_transition"
-            else status.HTTP_400_BAD_REQUEST
+            status.HTTP_409_CONFLICT if code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
         )
         if hasattr(exc, "error_dict"):
             body = {field: messages for field, messages in exc.message_dict.items()}

@@ -49,6 +49,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "releases.view_deployment",
         "releases.add_deployment",
         "releases.view_auditevent",
+        "releases.view_citoken",
+        "releases.add_citoken",
+        "releases.delete_citoken",
     ),
     RELEASE_APPROVER: (
         "releases.view_build",

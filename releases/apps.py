@@ -8,3 +8,10 @@ class ReleasesConfig(AppConfig):
 
     name = "releases"
     verbose_name = "Releases"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from releases.defaults import ensure_after_migrate
+
+        post_migrate.connect(ensure_after_migrate, sender=self, dispatch_uid="releases.envs")

@@ -133,6 +133,15 @@ BLOG_POSTS_PER_PAGE = env.int("BLOG_POSTS_PER_PAGE", default=10)
 # Days a post stays in the trash before `manage.py purge_trash` deletes it for good.
 BLOG_TRASH_DAYS = env.int("BLOG_TRASH_DAYS", default=30)
 
+# RELEASES
+# ------------------------------------------------------------------------------
+# Stages a build must pass (current result "success") to be deployable.
+RELEASES_REQUIRED_STAGES = env.list(
+    "RELEASES_REQUIRED_STAGES", default=["lint", "test", "security", "build"]
+)
+# Largest JSON body the CI API accepts (bytes).
+RELEASES_MAX_BODY_BYTES = env.int("RELEASES_MAX_BODY_BYTES", default=64 * 1024)
+
 # REST FRAMEWORK
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -199,6 +208,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PostStatusEnum": "blog.models.PostStatus",
         "CommentStatusEnum": "blog.models.CommentStatus",
+        "StageStatusEnum": "releases.models.StageStatus",
     },
     "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -1,0 +1,170 @@
+"""Release staff's admin: builds with stage badges, environments, CI tokens, the audit log."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from releases import services
+from releases.models import AuditEvent, Build, CIToken, Environment, StageResult, StageStatus
+
+BADGE_COLOURS = {
+    StageStatus.SUCCESS: "#1e7e34",
+    StageStatus.FAILED: "#b02a37",
+    StageStatus.CANCELED: "#6c757d",
+    StageStatus.RUNNING: "#0b5cad",
+    StageStatus.PENDING: "#b58105",
+    StageStatus.MANUAL: "#6f42c1",
+    StageStatus.SKIPPED: "#adb5bd",
+    StageStatus.CREATED: "#adb5bd",
+}
+
+
+def badge(text, status):
+    return format_html(
+        '<span style="color:#fff;background:{};padding:1px 5px;border-radius:3px;'
+        'margin-right:2px">{}</span>',
+        BADGE_COLOURS.get(status, "#444"),
+        text,
+    )
+
+
+class StageResultInline(admin.TabularInline):
+    model = StageResult
+    extra = 0
+    can_delete = False
+    ordering = ["stage", "-job_id"]
+    fields = ["stage", "job_name", "job_link", "status", "summary", "started_at", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Job")
+    def job_link(self, result):
+        if result.job_url:
+            return format_html(
+                '<a href="{}" rel="noopener">#{}</a>', result.job_url, result.job_id
+            )
+        return f"#{result.job_id}"
+
+
+@admin.register(Build)
+class BuildAdmin(admin.ModelAdmin):
+    list_display = ["tag_short", "ref", "commit_short", "stage_badges", "deployable", "created_at"]
+    list_filter = ["ref", "repository"]
+    search_fields = ["tag", "commit_sha", "ref", "commit_message", "digest"]
+    readonly_fields = [f.name for f in Build._meta.fields] + ["pipeline_link", "image_reference"]
+    inlines = [StageResultInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("stage_results")
+
+    def has_add_permission(self, request):
+        return False  # builds come from CI
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the record of what CI built is not edited by hand
+
+    @admin.display(description="Tag", ordering="tag")
+    def tag_short(self, build):
+        return build.tag[:12]
+
+    @admin.display(description="Commit")
+    def commit_short(self, build):
+        return format_html("<code>{}</code> {}", build.commit_sha[:8], build.commit_message[:60])
+
+    @admin.display(description="Stages")
+    def stage_badges(self, build):
+        current = build.current_results()
+        return format_html_join(
+            "", "{}", ((badge(stage, current[stage].status),) for stage in sorted(current))
+        )
+
+    @admin.display(description="Deployable", boolean=True)
+    def deployable(self, build):
+        return build.is_deployable()
+
+    @admin.display(description="Pipeline")
+    def pipeline_link(self, build):
+        if build.pipeline_url:
+            return format_html(
+                '<a href="{}" rel="noopener">{}</a>', build.pipeline_url, build.pipeline_id
+            )
+        return "—"
+
+
+@admin.register(Environment)
+class EnvironmentAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "position",
+        "base_url",
+        "requires_approval",
+        "frozen",
+        "deploy_backend",
+    ]
+    prepopulated_fields = {"slug": ("name",)}
+
+    @admin.display(boolean=True)
+    def frozen(self, environment):
+        return environment.is_frozen()
+
+
+@admin.register(CIToken)
+class CITokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "scope_list", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "scopes"]
+    actions = ["revoke"]
+
+    @admin.display(description="Scopes")
+    def scope_list(self, token):
+        return ", ".join(token.scopes)
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        token, raw = services.ci_token_create(
+            name=obj.name, scopes=obj.scopes, created_by=request.user
+        )
+        obj.pk = token.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            f"Token for {token.name}: {raw} — copy it now: it is not stored and "
+            "cannot be shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke", permissions=["delete"])
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.ci_token_revoke(token=token, user=request.user)
+        self.message_user(request, "Revoked.", messages.SUCCESS)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "action",
+        "outcome",
+        "actor",
+        "object_type",
+        "object_id",
+        "ip_address",
+    ]
+    list_filter = ["action", "outcome"]
+    search_fields = ["action", "object_id", "actor_user__username", "actor_token__name"]
+    date_hierarchy = "created_at"
+
+    def actor(self, event):
+        return event.actor_user or event.actor_token or "—"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

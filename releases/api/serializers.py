@@ -1,0 +1,148 @@
+"""Serializers of the CI API: build and stage reports in, builds with their stages out."""
+
+from django.conf import settings
+from rest_framework import serializers
+
+from releases.models import DIGEST_VALIDATOR, SHA_VALIDATOR, Build, Environment, StageResult
+from releases.models import StageStatus
+
+
+class BuildReportSerializer(serializers.Serializer):
+    """What a CI job reports about an image (names kept stable for pipelines)."""
+
+    repository = serializers.CharField(max_length=255)
+    tag = serializers.RegexField(r"^[\w][\w.-]{0,127}$", max_length=128)
+    digest = serializers.CharField(
+        max_length=71, required=False, allow_blank=True, validators=[DIGEST_VALIDATOR]
+    )
+    commit_sha = serializers.CharField(max_length=40, validators=[SHA_VALIDATOR])
+    commit_message = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    commit_author = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    commit_time = serializers.DateTimeField(required=False, allow_null=True)
+    ref = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    pipeline_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    pipeline_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    project_path = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+
+class StageReportSerializer(serializers.Serializer):
+    stage = serializers.CharField(max_length=64)
+    job_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    job_id = serializers.IntegerField(min_value=1)
+    status = serializers.ChoiceField(choices=StageStatus.choices)
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    finished_at = serializers.DateTimeField(required=False, allow_null=True)
+    duration = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    job_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    details = serializers.DictField(required=False)
+
+    def validate_details(self, value):
+        if len(str(value)) > 4000:
+            raise serializers.ValidationError("At most 4,000 characters of details.")
+        return value
+
+
+class StageResultSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = StageResult
+        fields = [
+            "stage",
+            "job_name",
+            "job_id",
+            "status",
+            "started_at",
+            "finished_at",
+            "duration",
+            "job_url",
+            "summary",
+            "details",
+            "reported_at",
+        ]
+
+
+class BuildSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    deployable = serializers.SerializerMethodField()
+    missing_stages = serializers.SerializerMethodField()
+    stages = serializers.SerializerMethodField(help_text="The current result of each stage.")
+    image = serializers.CharField(source="image_reference", read_only=True)
+
+    class Meta:
+        model = Build
+        fields = [
+            "id",
+            "repository",
+            "tag",
+            "digest",
+            "image",
+            "commit_sha",
+            "commit_message",
+            "commit_author",
+            "commit_time",
+            "ref",
+            "pipeline_id",
+            "pipeline_url",
+            "project_path",
+            "status",
+            "deployable",
+            "missing_stages",
+            "stages",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_status(self, build) -> str:
+        return build.overall_status()
+
+    def get_deployable(self, build) -> bool:
+        return build.is_deployable()
+
+    def get_missing_stages(self, build) -> list[str]:
+        return build.missing_stages()
+
+    def get_stages(self, build) -> list[dict]:
+        current = build.current_results()
+        return StageResultSerializer([current[stage] for stage in sorted(current)], many=True).data
+
+
+class BuildHistorySerializer(BuildSerializer):
+    """A build with every stage report, retried jobs included."""
+
+    history = StageResultSerializer(source="stage_results", many=True, read_only=True)
+
+    class Meta(BuildSerializer.Meta):
+        fields = [*BuildSerializer.Meta.fields, "history"]
+
+
+class EnvironmentSerializer(serializers.ModelSerializer):
+    frozen = serializers.SerializerMethodField()
+    required_stages = serializers.SerializerMethodField()
+    current_build = serializers.SerializerMethodField(
+        help_text="The build running there (deployments arrive with the next issue)."
+    )
+
+    class Meta:
+        model = Environment
+        fields = [
+            "slug",
+            "name",
+            "position",
+            "base_url",
+            "requires_approval",
+            "frozen",
+            "frozen_until",
+            "freeze_reason",
+            "deploy_backend",
+            "required_stages",
+            "current_build",
+        ]
+
+    def get_frozen(self, environment) -> bool:
+        return environment.is_frozen()
+
+    def get_required_stages(self, environment) -> list[str]:
+        return environment.stages_required() or list(settings.RELEASES_REQUIRED_STAGES)
+
+    def get_current_build(self, environment) -> dict | None:
+        return None

@@ -1,0 +1,165 @@
+"""The CI API: report builds and stage results, read builds and environments."""
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+
+from core.throttling import RateLimitHeadersMixin
+from releases import services
+from releases.api.auth import CITokenAuthentication, actor_of, scope_or_permission
+from releases.api.serializers import (
+    BuildHistorySerializer,
+    BuildReportSerializer,
+    BuildSerializer,
+    EnvironmentSerializer,
+    StageReportSerializer,
+    StageResultSerializer,
+)
+from releases.models import Build, Environment, StageResult
+
+LIST_WINDOW = 500  # status/deployable are derived: they filter the newest builds only
+
+CanReadBuilds = scope_or_permission("builds:read", "releases.view_build")
+CanWriteBuilds = scope_or_permission("builds:write", "releases.add_build")
+
+
+class _CIView(RateLimitHeadersMixin):
+    authentication_classes = [CITokenAuthentication, *api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+
+    def initial(self, request, *args, **kwargs):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.RELEASES_MAX_BODY_BYTES:
+            raise ValidationError(
+                {"detail": f"The body is over {settings.RELEASES_MAX_BODY_BYTES} bytes."}
+            )
+        super().initial(request, *args, **kwargs)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Builds, newest first",
+        parameters=[
+            OpenApiParameter("ref", str, description="Branch or tag name."),
+            OpenApiParameter("status", str, description="pending, running, success, failed"),
+            OpenApiParameter("deployable", bool),
+        ],
+    ),
+    retrieve=extend_schema(summary="One build with its stage history"),
+)
+class BuildViewSet(
+    _CIView, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Image versions the pipeline built, with every stage's result."""
+
+    serializer_class = BuildSerializer
+    queryset = Build.objects.none()
+
+    def get_permissions(self):
+        if self.action in ("create", "report_stage"):
+            return [CanWriteBuilds()]
+        return [CanReadBuilds()]
+
+    def get_queryset(self):
+        results = Prefetch(
+            "stage_results", queryset=StageResult.objects.order_by("stage", "-job_id")
+        )
+        return Build.objects.prefetch_related(results)
+
+    def get_serializer_class(self):
+        return BuildHistorySerializer if self.action == "retrieve" else BuildSerializer
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.get_queryset()
+        if ref := request.query_params.get("ref"):
+            queryset = queryset.filter(ref=ref)
+        wanted_status = request.query_params.get("status")
+        deployable = request.query_params.get("deployable")
+        if wanted_status or deployable:
+            builds = list(queryset[:LIST_WINDOW])
+            if wanted_status:
+                builds = [b for b in builds if b.overall_status() == wanted_status]
+            if deployable in ("true", "1", "false", "0"):
+                want = deployable in ("true", "1")
+                builds = [b for b in builds if b.is_deployable() == want]
+            queryset = builds
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(BuildSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Report a build (idempotent on repository + tag)",
+        request=BuildReportSerializer,
+        responses={200: BuildSerializer, 201: BuildSerializer, 409: None},
+    )
+    def create(self, request):
+        serializer = BuildReportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        build, created = services.build_report(actor=actor_of(request), **data)
+        build = self.get_queryset().get(pk=build.pk)
+        return Response(
+            BuildSerializer(build).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        summary="Report a stage result (idempotent on the job id; never moves back)",
+        request=StageReportSerializer,
+        responses={200: StageResultSerializer, 201: StageResultSerializer},
+        parameters=[
+            OpenApiParameter(
+                "repository", str, description="Needed when several repositories share the tag."
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"], url_path="stages")
+    def report_stage(self, request, pk=None):
+        build = self._build_by_id_or_tag(pk, request)
+        serializer = StageReportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        outcome = services.stage_report(
+            actor=actor_of(request), build=build, job_id=data.pop("job_id"), **data
+        )
+        body = {
+            **StageResultSerializer(outcome.result).data,
+            "applied": outcome.applied,
+            "ignored_reason": outcome.reason,
+        }
+        return Response(body, status=status.HTTP_201_CREATED if outcome.created else 200)
+
+    def _build_by_id_or_tag(self, key, request):
+        if key.isdigit() and len(key) < 19:
+            build = Build.objects.filter(pk=int(key)).first()
+            if build is not None:
+                return build
+        matches = Build.objects.filter(tag=key)
+        repository = request.query_params.get("repository") or request.data.get("repository")
+        if repository:
+            matches = matches.filter(repository=repository)
+        builds = list(matches[:2])
+        if len(builds) > 1:
+            raise ValidationError(
+                {"repository": ["Several repositories have this tag; name the repository."]}
+            )
+        if not builds:
+            get_object_or_404(Build.objects.none())
+        return builds[0]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Environments in promotion order"),
+    retrieve=extend_schema(summary="One environment"),
+)
+class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
+    serializer_class = EnvironmentSerializer
+    lookup_field = "slug"
+    queryset = Environment.objects.all()
+
+    def get_permissions(self):
+        return [CanReadBuilds()]

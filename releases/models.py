@@ -1,0 +1,249 @@
+"""The build registry: image versions, their CI stage results, environments, CI tokens, audit."""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+DIGEST_VALIDATOR = RegexValidator(
+    r"^sha256:[0-9a-f]{64}$", "A digest is 'sha256:' followed by 64 lowercase hex digits."
+)
+SHA_VALIDATOR = RegexValidator(r"^[0-9a-f]{40}$", "A commit SHA is 40 lowercase hex digits.")
+
+
+class StageStatus(models.TextChoices):
+    """GitLab's job statuses; `RANK` orders them in time (a report never moves back)."""
+
+    CREATED = "created", "Created"
+    PENDING = "pending", "Pending"
+    MANUAL = "manual", "Manual"  # waiting for someone to start it
+    RUNNING = "running", "Running"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+    SKIPPED = "skipped", "Skipped"
+
+
+STAGE_RANK = {
+    StageStatus.CREATED: 0,
+    StageStatus.PENDING: 1,
+    StageStatus.MANUAL: 1,
+    StageStatus.RUNNING: 2,
+    StageStatus.SUCCESS: 3,
+    StageStatus.FAILED: 3,
+    StageStatus.CANCELED: 3,
+    StageStatus.SKIPPED: 3,
+}
+FINISHED = {s for s, rank in STAGE_RANK.items() if rank == 3}
+
+
+class BuildStatus(models.TextChoices):
+    """A build's overall status, derived from the current result of each stage."""
+
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+
+
+class Build(models.Model):
+    """One container image version: a tag (normally the commit SHA) and its digest."""
+
+    repository = models.CharField(max_length=255, help_text="e.g. registry.gitlab.com/group/blog")
+    tag = models.CharField(max_length=128)
+    digest = models.CharField(max_length=71, blank=True, validators=[DIGEST_VALIDATOR])
+    commit_sha = models.CharField(max_length=40, validators=[SHA_VALIDATOR])
+    commit_message = models.TextField(blank=True)
+    commit_author = models.CharField(max_length=255, blank=True)
+    commit_time = models.DateTimeField(null=True, blank=True)
+    ref = models.CharField(max_length=255, blank=True, db_index=True)
+    pipeline_id = models.BigIntegerField(null=True, blank=True)
+    pipeline_url = models.URLField(max_length=500, blank=True)
+    project_path = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "tag"], name="build_repository_tag"),
+            models.UniqueConstraint(
+                fields=["repository", "digest"],
+                condition=~models.Q(digest=""),
+                name="build_repository_digest",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def image_reference(self) -> str:
+        """The immutable reference deployments use: repository@digest."""
+        return f"{self.repository}@{self.digest}" if self.digest else ""
+
+    def current_results(self) -> dict[str, "StageResult"]:
+        """Per stage, the result of its latest job (a retried job replaces an earlier one)."""
+        current: dict[str, StageResult] = {}
+        for result in sorted(self.stage_results.all(), key=lambda r: (r.stage, r.job_id)):
+            current[result.stage] = result
+        return current
+
+    def overall_status(self) -> str:
+        statuses = {result.status for result in self.current_results().values()}
+        if not statuses:
+            return BuildStatus.PENDING
+        if statuses & {StageStatus.FAILED, StageStatus.CANCELED}:
+            return BuildStatus.FAILED
+        if statuses <= {StageStatus.SUCCESS, StageStatus.SKIPPED}:
+            return BuildStatus.SUCCESS
+        if statuses & {StageStatus.RUNNING, StageStatus.SUCCESS}:
+            return BuildStatus.RUNNING
+        return BuildStatus.PENDING
+
+    def missing_stages(self, required=None) -> list[str]:
+        """Required stages without a current successful result."""
+        required = settings.RELEASES_REQUIRED_STAGES if required is None else required
+        current = self.current_results()
+        return [
+            stage
+            for stage in required
+            if stage not in current or current[stage].status != StageStatus.SUCCESS
+        ]
+
+    def is_deployable(self, required=None) -> bool:
+        """Every required stage passed and the digest is known."""
+        return bool(self.digest) and not self.missing_stages(required)
+
+
+class StageResult(models.Model):
+    """One CI job's result for a build; the job id keeps reports idempotent."""
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="stage_results")
+    stage = models.CharField(max_length=64)
+    job_name = models.CharField(max_length=255, blank=True)
+    job_id = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=StageStatus.choices)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration = models.FloatField(null=True, blank=True, help_text="Seconds.")
+    job_url = models.URLField(max_length=500, blank=True)
+    summary = models.CharField(max_length=255, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    reported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["stage", "-job_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["build", "job_id"], name="stage_result_job"),
+        ]
+
+    def __str__(self):
+        return f"{self.build} {self.stage}: {self.status}"
+
+
+class Environment(models.Model):
+    """Where builds run; `position` orders the promotion chain (staging before production)."""
+
+    name = models.CharField(max_length=64)
+    slug = models.SlugField(max_length=64, unique=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    base_url = models.URLField(blank=True)
+    requires_approval = models.BooleanField(default=False)
+    frozen_until = models.DateTimeField(null=True, blank=True)
+    freeze_reason = models.CharField(max_length=255, blank=True)
+    frozen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    deploy_backend = models.CharField(max_length=32, default="noop")
+    deploy_settings = models.JSONField(default=dict, blank=True)
+    required_stages = models.JSONField(
+        default=list, blank=True, help_text="Stages a build must pass to enter; [] = the default."
+    )
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self):
+        return self.name
+
+    def is_frozen(self, now=None) -> bool:
+        return bool(self.frozen_until and self.frozen_until > (now or timezone.now()))
+
+    def stages_required(self) -> list[str]:
+        return list(self.required_stages or settings.RELEASES_REQUIRED_STAGES)
+
+
+class CIToken(models.Model):
+    """A scoped token for CI jobs; only its SHA-256 is stored (tokens are 256-bit random)."""
+
+    SCOPES = ("builds:write", "builds:read", "deploy:staging")
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The first characters, to recognise it.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "CI token"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return self.is_active and scope in self.scopes
+
+
+class AuditEvent(models.Model):
+    """Append-only: who (a user or a CI token) did what to which object, from where."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    actor_token = models.ForeignKey(
+        CIToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    outcome = models.CharField(max_length=16, default="accepted")
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.outcome}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise RuntimeError("Audit events are append-only.")

@@ -1,0 +1,276 @@
+"""The build registry's CI API on PostgreSQL: idempotent reports, forward-only stages,
+scoped tokens, concurrency, bad input and the audit trail."""
+
+import threading
+from http import HTTPStatus
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from rest_framework.test import APIClient
+
+from releases import services
+from releases.models import AuditEvent, Build, Environment, StageResult
+from tests.factories import UserFactory
+
+BUILDS = "/api/v1/releases/builds/"
+SHA = "a" * 40
+DIGEST = "sha256:" + "b" * 64
+REPORT = {
+    "repository": "registry.gitlab.com/lawvriksh/blog",
+    "tag": SHA,
+    "commit_sha": SHA,
+    "commit_message": "Add the build registry",
+    "ref": "main",
+    "pipeline_id": 1234,
+    "pipeline_url": "https://gitlab.com/lawvriksh/blog/-/pipelines/1234",
+    "project_path": "lawvriksh/blog",
+}
+
+
+def stages_url(key):
+    return f"{BUILDS}{key}/stages/"
+
+
+def stage(name, job_id, status, **extra):
+    return {"stage": name, "job_name": name, "job_id": job_id, "status": status, **extra}
+
+
+def ci_client(*scopes):
+    token, raw = services.ci_token_create(name="ci", scopes=list(scopes))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client.token = token
+    return client
+
+
+@pytest.fixture
+def ci(db):
+    return ci_client("builds:write", "builds:read")
+
+
+@pytest.mark.django_db
+def test_environments_exist_after_migrate(ci):
+    environments = ci.get("/api/v1/releases/environments/").json()["results"]
+    assert [(e["slug"], e["requires_approval"]) for e in environments] == [
+        ("staging", False),
+        ("production", True),
+    ]
+    assert environments[0]["current_build"] is None
+    assert Environment.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_same_build_report_five_times_is_one_build(ci):
+    codes = [ci.post(BUILDS, REPORT).status_code for _ in range(5)]
+    assert codes == [201, 200, 200, 200, 200]
+    assert Build.objects.count() == 1
+    completed = ci.post(BUILDS, {**REPORT, "digest": DIGEST})
+    assert completed.status_code == 200
+    assert completed.json()["digest"] == DIGEST
+    assert completed.json()["image"] == f"{REPORT['repository']}@{DIGEST}"
+
+
+@pytest.mark.django_db
+def test_a_tag_never_changes_its_digest(ci):
+    ci.post(BUILDS, {**REPORT, "digest": DIGEST})
+    response = ci.post(BUILDS, {**REPORT, "digest": "sha256:" + "c" * 64})
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert "never changes" in response.json()["detail"]
+    assert Build.objects.get().digest == DIGEST
+
+
+@pytest.mark.django_db
+def test_stage_reports_are_idempotent_and_only_move_forward(ci):
+    build_id = ci.post(BUILDS, REPORT).json()["id"]
+    for _ in range(5):
+        ci.post(stages_url(build_id), stage("test", 501, "running"))
+    assert StageResult.objects.count() == 1
+    done = ci.post(stages_url(SHA), stage("test", 501, "success", summary="212 passed"))
+    assert done.json()["status"] == "success" and done.json()["applied"] is True
+    late = ci.post(stages_url(SHA), stage("test", 501, "running"))
+    assert late.status_code == 200
+    assert late.json()["applied"] is False
+    assert "stale" in late.json()["ignored_reason"]
+    result = StageResult.objects.get()
+    assert (result.status, result.summary) == ("success", "212 passed")
+
+
+@pytest.mark.django_db
+def test_a_retried_job_replaces_the_current_result_and_keeps_history(ci):
+    ci.post(BUILDS, REPORT)
+    ci.post(stages_url(SHA), stage("test", 600, "failed"))
+    assert ci.get(f"{BUILDS}{Build.objects.get().pk}/").json()["status"] == "failed"
+    ci.post(stages_url(SHA), stage("test", 601, "success"))
+    build = ci.get(f"{BUILDS}{Build.objects.get().pk}/").json()
+    assert [s["job_id"] for s in build["stages"]] == [601]
+    assert sorted(h["job_id"] for h in build["history"]) == [600, 601]
+    assert build["status"] == "success"
+
+
+@pytest.mark.django_db
+def test_deployable_needs_every_required_stage_and_a_digest(ci, settings):
+    settings.RELEASES_REQUIRED_STAGES = ["lint", "test"]
+    ci.post(BUILDS, REPORT)
+    ci.post(stages_url(SHA), stage("lint", 1, "success"))
+    ci.post(stages_url(SHA), stage("test", 2, "success"))
+    build = ci.get(BUILDS, {"deployable": "false"}).json()["results"][0]
+    assert build["missing_stages"] == [] and build["deployable"] is False  # no digest yet
+    ci.post(BUILDS, {**REPORT, "digest": DIGEST})
+    assert ci.get(BUILDS, {"deployable": "true"}).json()["count"] == 1
+    ci.post(stages_url(SHA), stage("test", 3, "failed"))
+    assert ci.get(BUILDS, {"deployable": "true"}).json()["count"] == 0
+    assert ci.get(BUILDS, {"status": "failed"}).json()["count"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reports_of_one_build_make_exactly_one_row():
+    token, raw = services.ci_token_create(name="ci", scopes=["builds:write"])
+    barrier = threading.Barrier(6)
+    codes, errors = [], []
+
+    def report():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        try:
+            barrier.wait(timeout=10)
+            response = client.post(BUILDS, {**REPORT, "digest": DIGEST}, format="json")
+            codes.append(response.status_code)
+            stage_response = client.post(stages_url(SHA), stage("build", 77, "success"))
+            codes.append(stage_response.status_code)
+        except Exception as error:  # surfaced by the assertions below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=report) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert Build.objects.count() == 1
+    assert StageResult.objects.count() == 1
+    assert sorted(codes).count(201) == 2  # one build created, one stage created
+    assert all(code in (200, 201) for code in codes)
+
+
+@pytest.mark.django_db
+def test_tokens_scopes_and_revocation(api_client):
+    read_only = ci_client("builds:read")
+    refused = read_only.post(BUILDS, REPORT)
+    assert refused.status_code == HTTPStatus.FORBIDDEN
+    assert Build.objects.count() == 0
+    assert read_only.get(BUILDS).status_code == 200
+    writer = ci_client("builds:write")
+    assert writer.post(BUILDS, REPORT).status_code == 201
+    services.ci_token_revoke(token=writer.token)
+    assert writer.post(BUILDS, REPORT).status_code == HTTPStatus.UNAUTHORIZED
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer lvci_not-a-real-token")
+    assert api_client.post(BUILDS, REPORT).status_code == HTTPStatus.UNAUTHORIZED
+    assert APIClient().get(BUILDS).status_code == HTTPStatus.UNAUTHORIZED
+    outcomes = set(AuditEvent.objects.values_list("action", "outcome"))
+    assert ("ci.authorize", "refused") in outcomes
+    assert ("ci.authenticate", "refused") in outcomes
+    assert ("build.report", "accepted") in outcomes
+
+
+@pytest.mark.django_db
+def test_release_staff_read_builds_with_their_jwt(jwt_client_for):
+    from core.roles import RELEASE_MANAGER
+
+    manager = UserFactory(roles=[RELEASE_MANAGER])
+    assert jwt_client_for(manager).get(BUILDS).status_code == 200
+    assert jwt_client_for(UserFactory()).get(BUILDS).status_code == HTTPStatus.FORBIDDEN
+
+
+@pytest.mark.django_db
+def test_tokens_are_stored_hashed():
+    token, raw = services.ci_token_create(name="hashed", scopes=["builds:write"])
+    from releases.models import CIToken
+
+    assert raw not in str(CIToken.objects.values().get(pk=token.pk))
+    assert token.token_hash == services.hash_token(raw)
+    assert raw.startswith(token.prefix)
+
+
+@pytest.mark.django_db
+def test_create_ci_token_command_prints_the_token_alone_last():
+    out, err = StringIO(), StringIO()
+    call_command(
+        "create_ci_token",
+        "gitlab",
+        "--scopes",
+        "builds:write,deploy:staging",
+        stdout=out,
+        stderr=err,
+    )
+    raw = out.getvalue().strip().splitlines()[-1]
+    assert raw.startswith("lvci_")
+    assert services.ci_token_verify(raw).scopes == ["builds:write", "deploy:staging"]
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Unknown scopes"):
+        call_command("create_ci_token", "bad", "--scopes", "everything", stdout=out, stderr=err)
+
+
+BAD_BUILD_REPORTS = [
+    ({**REPORT, "commit_sha": "xyz"}, "commit_sha"),
+    ({**REPORT, "digest": "sha256:short"}, "digest"),
+    ({**REPORT, "digest": "md5:" + "a" * 64}, "digest"),
+    ({k: v for k, v in REPORT.items() if k != "repository"}, "repository"),
+    ({**REPORT, "tag": "has spaces"}, "tag"),
+    ({**REPORT, "pipeline_id": "not-a-number"}, "pipeline_id"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body, field", BAD_BUILD_REPORTS)
+def test_bad_build_reports_are_400_and_store_nothing(ci, body, field):
+    response = ci.post(BUILDS, body)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert field in response.json()
+    assert Build.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (stage("test", 1, "exploded"), "status"),
+        (stage("test", -5, "success"), "job_id"),
+        ({"job_id": 1, "status": "success"}, "stage"),
+        (stage("test", 1, "success", details={"log": "x" * 5000}), "details"),
+    ],
+)
+def test_bad_stage_reports_are_400_and_store_nothing(ci, body, field):
+    ci.post(BUILDS, REPORT)
+    response = ci.post(stages_url(SHA), body)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert field in response.json()
+    assert StageResult.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_oversized_bodies_are_refused(ci, settings):
+    settings.RELEASES_MAX_BODY_BYTES = 500
+    response = ci.post(BUILDS, {**REPORT, "commit_message": "x" * 1000})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert Build.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_stage_report_for_an_unknown_build_is_404(ci):
+    assert ci.post(stages_url("f" * 40), stage("test", 1, "success")).status_code == 404
+
+
+@pytest.mark.django_db
+def test_audit_events_are_append_only():
+    services.ci_token_create(name="x", scopes=["builds:read"])
+    event = AuditEvent.objects.first()
+    event.action = "tampered"
+    with pytest.raises(RuntimeError):
+        event.save()
+    with pytest.raises(RuntimeError):
+        event.delete()
