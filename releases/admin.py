@@ -1,10 +1,20 @@
 """Release staff's admin: builds with stage badges, environments, CI tokens, the audit log."""
 
+import json
+
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from releases import services
-from releases.models import AuditEvent, Build, CIToken, Environment, StageResult, StageStatus
+from releases.models import (
+    AuditEvent,
+    Build,
+    CIToken,
+    Environment,
+    StageResult,
+    StageStatus,
+    WebhookDelivery,
+)
 
 BADGE_COLOURS = {
     StageStatus.SUCCESS: "#1e7e34",
@@ -168,3 +178,34 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Raw GitLab deliveries: inspect what arrived and replay it through the same mapping."""
+
+    list_display = ["received_at", "event", "outcome", "detail", "build", "delivery_id"]
+    list_filter = ["event", "outcome"]
+    search_fields = ["delivery_id", "detail", "body"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["replay"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Replay (apply again; reports are idempotent)", permissions=["view"])
+    def replay(self, request, queryset):
+        from releases.api.webhooks import process_delivery
+
+        actor = services.Actor(user=request.user)
+        for delivery in queryset:
+            try:
+                payload = json.loads(delivery.body)
+            except ValueError:
+                self.message_user(request, f"{delivery}: the body is not JSON.", messages.ERROR)
+                continue
+            outcome, detail = process_delivery(delivery, payload, actor)
+            self.message_user(request, f"{delivery.event}: {outcome} — {detail}")

@@ -247,3 +247,43 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("Audit events are append-only.")
+
+
+class WebhookDelivery(models.Model):
+    """One raw delivery from GitLab (headers and body), kept to inspect and replay."""
+
+    class Outcome(models.TextChoices):
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    event = models.CharField(max_length=64, blank=True)
+    delivery_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    detail = models.CharField(max_length=500, blank=True)
+    build = models.ForeignKey(
+        Build, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"{self.event} {self.received_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
+
+class UsedTokenID(models.Model):
+    """`jti` of GitLab id_tokens already used at an endpoint: a replay is refused."""
+
+    jti = models.CharField(max_length=128)
+    endpoint = models.CharField(max_length=200)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["jti", "endpoint"], name="used_token_id_endpoint")
+        ]

@@ -56,6 +56,7 @@ class Actor:
     user: object = None
     token: CIToken | None = None
     ip_address: str | None = None
+    oidc_subject: str = ""  # a CI job authenticated by its GitLab id_token
 
 
 def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload) -> AuditEvent:
@@ -68,7 +69,7 @@ def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload)
         object_type=obj._meta.model_name if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         ip_address=actor.ip_address,
-        payload=payload,
+        payload={**payload, **({"oidc": actor.oidc_subject} if actor.oidc_subject else {})},
     )
 
 

@@ -139,6 +139,19 @@ BLOG_TRASH_DAYS = env.int("BLOG_TRASH_DAYS", default=30)
 RELEASES_REQUIRED_STAGES = env.list(
     "RELEASES_REQUIRED_STAGES", default=["lint", "test", "security", "build"]
 )
+# Registry host that GitLab webhooks' projects map to (CI_REGISTRY_IMAGE = host/path).
+RELEASES_REGISTRY_HOST = env("RELEASES_REGISTRY_HOST", default="registry.gitlab.com")
+# Secret GitLab sends in X-Gitlab-Token; the webhook endpoint refuses everything without it.
+GITLAB_WEBHOOK_SECRET = env("GITLAB_WEBHOOK_SECRET", default="")
+# Signing token of GitLab's signed webhooks (Standard Webhooks, "whsec_..."), if enabled.
+GITLAB_WEBHOOK_SIGNING_TOKEN = env("GITLAB_WEBHOOK_SIGNING_TOKEN", default="")
+# Oldest webhook-timestamp accepted on a signed delivery (seconds).
+GITLAB_WEBHOOK_TOLERANCE = env.int("GITLAB_WEBHOOK_TOLERANCE", default=300)
+# GitLab id_tokens (OIDC): issuer (e.g. https://gitlab.com), audience (this dashboard's
+# URL) and the project paths allowed to report; empty issuer turns id_tokens off.
+GITLAB_OIDC_ISSUER = env("GITLAB_OIDC_ISSUER", default="").rstrip("/")
+GITLAB_OIDC_AUDIENCE = env("GITLAB_OIDC_AUDIENCE", default="")
+GITLAB_OIDC_PROJECTS = env.list("GITLAB_OIDC_PROJECTS", default=[])
 # Largest JSON body the CI API accepts (bytes).
 RELEASES_MAX_BODY_BYTES = env.int("RELEASES_MAX_BODY_BYTES", default=64 * 1024)
 

@@ -4,6 +4,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from core.http import client_info
+from releases import oidc
 from releases.services import TOKEN_PREFIX, Actor, audit, ci_token_verify
 
 
@@ -35,10 +36,63 @@ class CITokenAuthentication(authentication.BaseAuthentication):
         return self.keyword
 
 
+class OIDCPrincipal:
+    """A CI job authenticated by its GitLab id_token; its scopes come from the claims."""
+
+    is_authenticated = True
+
+    def __init__(self, claims: dict):
+        self.claims = claims
+        self.scopes = oidc.scopes_for(claims)
+        self.name = f"{claims.get('project_path')} job {claims.get('job_id', '?')}"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class GitLabIDTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <id_token>` from a GitLab CI job (see releases.oidc)."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        scheme, _, raw = header.partition(" ")
+        raw = raw.strip()
+        if scheme != "Bearer" or not oidc.looks_like_gitlab_id_token(raw):
+            return None
+        try:
+            claims = oidc.verify(raw, endpoint=f"{request.method} {request.path}")
+        except oidc.TokenRefused as error:
+            audit(
+                Actor(ip_address=client_info(request)["ip_address"]),
+                "ci.authenticate",
+                outcome="refused",
+                path=request.path,
+                reason=str(error),
+            )
+            raise exceptions.AuthenticationFailed(str(error))
+        principal = OIDCPrincipal(claims)
+        request.ci_token = principal
+        return (None, principal)
+
+    def authenticate_header(self, request):
+        return "Bearer"
+
+
 def actor_of(request) -> Actor:
-    token = getattr(request, "ci_token", None)
-    user = request.user if token is None else None
-    return Actor(user=user, token=token, ip_address=client_info(request)["ip_address"])
+    principal = getattr(request, "ci_token", None)
+    user = request.user if principal is None else None
+    ip_address = client_info(request)["ip_address"]
+    if isinstance(principal, OIDCPrincipal):
+        return Actor(ip_address=ip_address, oidc_subject=principal.name)
+    return Actor(user=user, token=principal, ip_address=ip_address)
+
+
+def check_sha_claim(request, commit_sha: str) -> None:
+    """An id_token may only report its own commit."""
+    principal = getattr(request, "ci_token", None)
+    if isinstance(principal, OIDCPrincipal) and principal.claims.get("sha") != commit_sha:
+        audit(actor_of(request), "ci.authorize", outcome="refused", reason="sha claim mismatch")
+        raise exceptions.PermissionDenied("The commit SHA does not match the id_token's sha.")
 
 
 def scope_or_permission(scope: str, perm: str):
@@ -78,4 +132,17 @@ class CITokenScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "description": "A CI token (`lvci_…`) made by `manage.py create_ci_token`.",
+        }
+
+
+class GitLabIDTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "releases.api.auth.GitLabIDTokenAuthentication"
+    name = "gitlabIdToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "A GitLab CI id_token (RS256) whose aud is this dashboard's URL.",
         }

@@ -1,11 +1,16 @@
 """Routes of the CI API (included under /api/v1/releases/)."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from releases.api import views
+from releases.api.webhooks import GitLabWebhookView
 
 router = SimpleRouter()
 router.register("builds", views.BuildViewSet, basename="build")
 router.register("environments", views.EnvironmentViewSet, basename="environment")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("gitlab/webhook/", GitLabWebhookView.as_view(), name="gitlab-webhook"),
+    *router.urls,
+]

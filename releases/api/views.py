@@ -12,7 +12,13 @@ from rest_framework.settings import api_settings
 
 from core.throttling import RateLimitHeadersMixin
 from releases import services
-from releases.api.auth import CITokenAuthentication, actor_of, scope_or_permission
+from releases.api.auth import (
+    CITokenAuthentication,
+    GitLabIDTokenAuthentication,
+    actor_of,
+    check_sha_claim,
+    scope_or_permission,
+)
 from releases.api.serializers import (
     BuildHistorySerializer,
     BuildReportSerializer,
@@ -30,7 +36,11 @@ CanWriteBuilds = scope_or_permission("builds:write", "releases.add_build")
 
 
 class _CIView(RateLimitHeadersMixin):
-    authentication_classes = [CITokenAuthentication, *api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+    authentication_classes = [
+        CITokenAuthentication,
+        GitLabIDTokenAuthentication,
+        *api_settings.DEFAULT_AUTHENTICATION_CLASSES,
+    ]
 
     def initial(self, request, *args, **kwargs):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -100,6 +110,7 @@ class BuildViewSet(
         serializer = BuildReportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        check_sha_claim(request, data["commit_sha"])
         build, created = services.build_report(actor=actor_of(request), **data)
         build = self.get_queryset().get(pk=build.pk)
         return Response(
@@ -120,6 +131,7 @@ class BuildViewSet(
     @action(detail=True, methods=["post"], url_path="stages")
     def report_stage(self, request, pk=None):
         build = self._build_by_id_or_tag(pk, request)
+        check_sha_claim(request, build.commit_sha)
         serializer = StageReportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

@@ -1,0 +1,146 @@
+"""GitLab's webhook payloads (Pipeline Hook, Job Hook) mapped onto builds and stage results.
+
+Shapes follow GitLab's "Webhook events" documentation. Note: in a Job Hook `commit.id` is
+the *pipeline* id; the commit SHA is `sha`. No payload carries an image digest: the build
+job reports it through the CI API.
+"""
+
+import datetime
+import re
+
+from django.conf import settings
+
+from releases import services
+from releases.models import StageStatus
+
+# GitLab job states this registry does not keep, mapped to the nearest one it does.
+STATUS_ALIASES = {
+    "waiting_for_resource": StageStatus.PENDING,
+    "preparing": StageStatus.PENDING,
+    "scheduled": StageStatus.PENDING,
+    "waiting_for_callback": StageStatus.RUNNING,
+    "canceling": StageStatus.CANCELED,
+}
+
+
+class Unmappable(Exception):
+    """A well-formed event this registry cannot use; answered 2xx with the reason."""
+
+
+def parse_time(value):
+    """GitLab's several formats: '2016-08-12 15:23:28 UTC', ISO 8601, '... +0200'."""
+    if not value:
+        return None
+    text = str(value).strip()
+    if text.endswith(" UTC"):
+        text = text[:-4] + "+00:00"
+    text = re.sub(r" ([+-]\d{2})(\d{2})$", r"\1:\2", text)
+    try:
+        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def repository_for(project: dict) -> str:
+    """The image repository GitLab's CI_REGISTRY_IMAGE would name for this project."""
+    path = (project or {}).get("path_with_namespace") or ""
+    if not path:
+        raise Unmappable("the payload names no project")
+    return f"{settings.RELEASES_REGISTRY_HOST}/{path.lower()}"
+
+
+def stage_status(value: str) -> str:
+    value = (value or "").lower()
+    if value in StageStatus.values:
+        return value
+    if value in STATUS_ALIASES:
+        return STATUS_ALIASES[value]
+    raise Unmappable(f"unknown job status {value!r}")
+
+
+def handle(event: str, payload: dict, actor) -> tuple[str, object]:
+    """Apply one event; returns (what was done, the build or None). Raises Unmappable."""
+    if event == "Pipeline Hook":
+        return _pipeline(payload, actor)
+    if event == "Job Hook":
+        return _job(payload, actor)
+    raise Unmappable(f"{event or 'an event without X-Gitlab-Event'} is not used here")
+
+
+def _pipeline(payload: dict, actor):
+    attributes = payload.get("object_attributes") or {}
+    sha = attributes.get("sha")
+    if not sha:
+        raise Unmappable("the pipeline has no sha")
+    commit = payload.get("commit") or {}
+    project = payload.get("project") or {}
+    build, _ = services.build_report(
+        actor=actor,
+        repository=repository_for(project),
+        tag=sha,
+        commit_sha=sha,
+        commit_message=commit.get("message") or "",
+        commit_author=(commit.get("author") or {}).get("name") or "",
+        commit_time=parse_time(commit.get("timestamp")),
+        ref=attributes.get("ref") or "",
+        pipeline_id=attributes.get("id"),
+        pipeline_url=attributes.get("url") or "",
+        project_path=project.get("path_with_namespace") or "",
+    )
+    applied = 0
+    for job in payload.get("builds") or []:
+        if not job.get("id") or not job.get("stage"):
+            continue
+        web_url = project.get("web_url") or ""
+        services.stage_report(
+            actor=actor,
+            build=build,
+            job_id=job["id"],
+            stage=job["stage"],
+            job_name=job.get("name") or "",
+            status=stage_status(job.get("status")),
+            started_at=parse_time(job.get("started_at")),
+            finished_at=parse_time(job.get("finished_at")),
+            duration=job.get("duration"),
+            job_url=f"{web_url}/-/jobs/{job['id']}" if web_url else "",
+        )
+        applied += 1
+    return f"pipeline {attributes.get('id')}: build and {applied} job results", build
+
+
+def _job(payload: dict, actor):
+    sha = payload.get("sha")
+    if not sha or not payload.get("build_id"):
+        raise Unmappable("the job event has no sha or build_id")
+    project = payload.get("project") or {}
+    commit = payload.get("commit") or {}
+    build, _ = services.build_report(
+        actor=actor,
+        repository=repository_for(project),
+        tag=sha,
+        commit_sha=sha,
+        commit_message=commit.get("message") or "",
+        commit_author=commit.get("author_name") or "",
+        ref=payload.get("ref") or "",
+        pipeline_id=payload.get("pipeline_id"),
+        project_path=project.get("path_with_namespace") or "",
+    )
+    web_url = project.get("web_url") or ""
+    services.stage_report(
+        actor=actor,
+        build=build,
+        job_id=payload["build_id"],
+        stage=payload.get("build_stage") or "unknown",
+        job_name=payload.get("build_name") or "",
+        status=stage_status(payload.get("build_status")),
+        started_at=parse_time(
+            payload.get("build_started_at_iso") or payload.get("build_started_at")
+        ),
+        finished_at=parse_time(
+            payload.get("build_finished_at_iso") or payload.get("build_finished_at")
+        ),
+        duration=payload.get("build_duration"),
+        job_url=f"{web_url}/-/jobs/{payload['build_id']}" if web_url else "",
+    )
+    return f"job {payload['build_id']} ({payload.get('build_status')})", build

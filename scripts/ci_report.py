@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Report this CI job's build or stage result to the release dashboard (stdlib only).
+
+    python3 scripts/ci_report.py build [--digest sha256:...]      # in the build job
+    python3 scripts/ci_report.py stage [--summary "212 passed"]   # in every job's after_script
+
+Reads GitLab's predefined variables (CI_COMMIT_SHA, CI_REGISTRY_IMAGE, CI_PIPELINE_ID,
+CI_JOB_ID, CI_JOB_NAME, CI_JOB_STAGE, CI_JOB_STATUS, ...) and:
+  RELEASES_URL       the dashboard, e.g. https://blog.example.com
+  RELEASES_ID_TOKEN  a GitLab id_token whose aud is RELEASES_URL (preferred), or
+  RELEASES_TOKEN     a CI token from `manage.py create_ci_token`.
+Retries with backoff on 5xx and connection errors. It never fails the job because the
+dashboard is down or refuses (it says so on stderr); --strict makes refusals fail it.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+ATTEMPTS = int(os.environ.get("RELEASES_RETRIES", "5"))
+BACKOFF = float(os.environ.get("RELEASES_BACKOFF", "1.0"))  # seconds, doubled per attempt
+TIMEOUT = float(os.environ.get("RELEASES_TIMEOUT", "10"))
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def build_body(digest: str) -> dict:
+    body = {
+        "repository": env("CI_REGISTRY_IMAGE"),
+        "tag": env("RELEASES_IMAGE_TAG") or env("CI_COMMIT_SHA"),
+        "commit_sha": env("CI_COMMIT_SHA"),
+        "commit_message": env("CI_COMMIT_MESSAGE")[:10000],
+        "commit_author": env("CI_COMMIT_AUTHOR"),
+        "commit_time": env("CI_COMMIT_TIMESTAMP") or None,
+        "ref": env("CI_COMMIT_REF_NAME"),
+        "pipeline_id": int(env("CI_PIPELINE_ID")) if env("CI_PIPELINE_ID") else None,
+        "pipeline_url": env("CI_PIPELINE_URL"),
+        "project_path": env("CI_PROJECT_PATH"),
+    }
+    if digest:
+        body["digest"] = digest
+    return body
+
+
+def stage_body(summary: str, details: dict) -> dict:
+    status = env("CI_JOB_STATUS") or "running"  # set in after_script; running otherwise
+    return {
+        "stage": env("CI_JOB_STAGE"),
+        "job_name": env("CI_JOB_NAME"),
+        "job_id": int(env("CI_JOB_ID") or 0),
+        "status": status,
+        "started_at": env("CI_JOB_STARTED_AT") or None,
+        "job_url": env("CI_JOB_URL"),
+        "summary": summary,
+        "details": details,
+    }
+
+
+def post(url: str, body: dict) -> tuple[int | None, str]:
+    """POST JSON with retries; (status, text) or (None, reason) when it never answered."""
+    token = env("RELEASES_ID_TOKEN") or env("RELEASES_TOKEN")
+    data = json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": "lawvriksh-ci-report/1"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    reason = ""
+    for attempt in range(1, ATTEMPTS + 1):
+        request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+                return response.status, response.read().decode(errors="replace")
+        except urllib.error.HTTPError as error:
+            text = error.read().decode(errors="replace")
+            if error.code < 500:
+                return error.code, text
+            reason = f"HTTP {error.code}"
+        except (urllib.error.URLError, OSError) as error:
+            reason = str(getattr(error, "reason", error))
+        if attempt < ATTEMPTS:
+            delay = BACKOFF * 2 ** (attempt - 1)
+            print(f"ci_report: {reason}; retrying in {delay:.1f} s", file=sys.stderr)
+            time.sleep(delay)
+    return None, reason
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["build", "stage"])
+    parser.add_argument("--digest", default="", help="The pushed image's sha256 digest.")
+    parser.add_argument("--summary", default="", help='e.g. "212 passed"')
+    parser.add_argument("--details", default="{}", help="A small JSON object.")
+    parser.add_argument("--strict", action="store_true", help="Fail when refused (4xx).")
+    args = parser.parse_args(argv)
+
+    base = env("RELEASES_URL").rstrip("/")
+    if not base:
+        print("ci_report: RELEASES_URL is not set; nothing reported", file=sys.stderr)
+        return 0
+    builds = f"{base}/api/v1/releases/builds/"
+    status, text = post(builds, build_body(args.digest))
+    if status is not None and status < 300 and args.what == "stage":
+        try:
+            details = json.loads(args.details)
+        except ValueError:
+            details = {"raw": args.details[:500]}
+        stages = f"{builds}{env('RELEASES_IMAGE_TAG') or env('CI_COMMIT_SHA')}/stages/"
+        stages += "?" + urllib.parse.urlencode({"repository": env("CI_REGISTRY_IMAGE")})
+        status, text = post(stages, stage_body(args.summary, details))
+    if status is None:
+        print(
+            f"ci_report: the dashboard did not answer ({text}); nothing reported", file=sys.stderr
+        )
+        return 0
+    if status >= 300:
+        print(
+            f"ci_report: the dashboard refused the report (HTTP {status}): {text[:500]}",
+            file=sys.stderr,
+        )
+        return 1 if args.strict else 0
+    print(f"ci_report: {args.what} reported (HTTP {status})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
