@@ -52,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "releases.view_citoken",
         "releases.add_citoken",
         "releases.delete_citoken",
+        "releases.view_webhookdelivery",
     ),
     RELEASE_APPROVER: (
         "releases.view_build",

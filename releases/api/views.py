@@ -56,6 +56,7 @@ class _CIView(RateLimitHeadersMixin):
         summary="Builds, newest first",
         parameters=[
             OpenApiParameter("ref", str, description="Branch or tag name."),
+            OpenApiParameter("branch", str, description="The same as `ref`."),
             OpenApiParameter("status", str, description="pending, running, success, failed"),
             OpenApiParameter("deployable", bool),
         ],
@@ -86,7 +87,7 @@ class BuildViewSet(
 
     def list(self, request, *args, **kwargs):
         queryset = self.get_queryset()
-        if ref := request.query_params.get("ref"):
+        if ref := request.query_params.get("ref") or request.query_params.get("branch"):
             queryset = queryset.filter(ref=ref)
         wanted_status = request.query_params.get("status")
         deployable = request.query_params.get("deployable")

@@ -274,3 +274,29 @@ def test_audit_events_are_append_only():
         event.save()
     with pytest.raises(RuntimeError):
         event.delete()
+
+
+@pytest.mark.django_db
+def test_admin_creates_a_token_shown_once_and_lists_builds(admin_client, ci):
+    ci.post(BUILDS, REPORT)
+    ci.post(stages_url(SHA), stage("test", 1, "failed"))
+    listing = admin_client.get("/admin/releases/build/").content.decode()
+    assert SHA[:12] in listing and "background:#b02a37" in listing  # a red "test" badge
+    response = admin_client.post(
+        "/admin/releases/citoken/add/",
+        {"name": "from-admin", "scopes": '["builds:read"]'},
+        follow=True,
+    )
+    message = " ".join(str(m) for m in response.context["messages"])
+    raw = message.split("Token for from-admin: ")[1].split(" ")[0]
+    assert services.ci_token_verify(raw).name == "from-admin"
+    from releases.models import CIToken
+
+    assert raw not in str(list(CIToken.objects.values()))
+
+
+@pytest.mark.django_db
+def test_branch_is_an_alias_of_ref(ci):
+    ci.post(BUILDS, REPORT)
+    ci.post(BUILDS, {**REPORT, "tag": "c" * 40, "commit_sha": "c" * 40, "ref": "feature"})
+    assert ci.get(BUILDS, {"branch": "feature"}).json()["count"] == 1
