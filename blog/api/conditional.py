@@ -35,6 +35,41 @@ def cache_key(request, version: int) -> str:
     return f"api:resp:{version}:{digest}"
 
 
+def cached_public_response(request, view, version: int):
+    """A public GET answered straight from the cache, before DRF's dispatch; None on a miss.
+
+    Only for requests that carry no credentials at all (no Authorization header, no session
+    cookie) and no preview: DRF would find them anonymous anyway. The anonymous throttle
+    still runs; when it refuses, the caller falls back to DRF, which answers 429.
+    """
+    from core.throttling import AnonymousThrottle
+
+    meta = request.META
+    if (
+        request.method not in ("GET", "HEAD")
+        or "HTTP_AUTHORIZATION" in meta
+        or settings.SESSION_COOKIE_NAME in request.COOKIES
+        or "preview" in request.GET
+        or not settings.API_RESPONSE_CACHE_SECONDS
+    ):
+        return None
+    entry = cache.get(cache_key(request, version))
+    if entry is None:
+        return None
+    throttle = AnonymousThrottle()
+    if not throttle.allow_request(request, view):
+        return None
+    response = conditional_response(request, *entry, public=True)
+    state = getattr(request, "_ratelimit", None)
+    if state:
+        (
+            response["RateLimit-Limit"],
+            response["RateLimit-Remaining"],
+            response["RateLimit-Reset"],
+        ) = (str(value) for value in state)
+    return response
+
+
 def respond(request, build, *, version: int):
     """Answer a GET from the cache when public, else from `build()`; honour conditions.
 

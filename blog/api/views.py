@@ -148,11 +148,21 @@ class PostViewSet(
             return PostListSerializer
         return PostDetailSerializer
 
+    def dispatch(self, request, *args, **kwargs):
+        action_name = getattr(self, "action_map", {}).get(request.method.lower())
+        if action_name in ("list", "retrieve") and request.method in ("GET", "HEAD"):
+            # One query: the cache key, the count key, and due scheduled posts published.
+            request.content_version = changes.content_version()
+            response = conditional.cached_public_response(request, self, request.content_version)
+            if response is not None:
+                return response
+        return super().dispatch(request, *args, **kwargs)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if request.method in ("GET", "HEAD"):
-            # One query: the cache key, the count key, and due scheduled posts published.
-            request.content_version = changes.content_version()
+            version = getattr(request._request, "content_version", None)
+            request.content_version = version or changes.content_version()
 
     # ----------------------------------------------------------------- reads
 

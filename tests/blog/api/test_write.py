@@ -318,3 +318,19 @@ def test_revisions_list_and_restore(editor_client):
 def test_revisions_are_for_editors(author_client, author):
     make_post(status=PostStatus.DRAFT, author=author, slug="mine-rev")
     assert author_client.get(reverse("post-revisions", args=["mine-rev"])).status_code == 403
+
+
+def test_cached_public_answers_still_count_against_the_throttle(api_client, settings):
+    make_post(slug="counted")
+    first = api_client.get(LIST)
+    second = api_client.get(LIST)  # served from the cache, before DRF's dispatch
+    assert second.content == first.content
+    assert int(second["RateLimit-Remaining"]) == int(first["RateLimit-Remaining"]) - 1
+    assert second["ETag"] == first["ETag"]
+    assert api_client.get(LIST, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+
+def test_cached_answers_are_never_given_to_signed_in_callers(editor_client, api_client):
+    make_post(status=PostStatus.DRAFT, slug="editors-only")
+    api_client.get(LIST)  # caches the anonymous answer
+    assert "editors-only" in {i["slug"] for i in editor_client.get(LIST).json()["results"]}
