@@ -11,7 +11,24 @@ from rest_framework.views import exception_handler, set_rollback
 from blog import errors as blog_errors
 
 # Domain errors that mean "this contradicts the current state": 409 Conflict.
-CONFLICT_CODES = {"invalid_transition", "digest_immutable", "sha_mismatch"}
+CONFLICT_CODES = {
+    "invalid_transition",
+    "digest_immutable",
+    "sha_mismatch",
+    # releases.deployments rules
+    "no_digest",
+    "stages_missing",
+    "not_on_previous",
+    "build_bad",
+    "frozen",
+    "pinned",
+    "own_request",
+    "not_awaiting",
+    "approval_expired",
+    "cannot_cancel",
+    "nothing_to_roll_back_to",
+    "nothing_to_promote",
+}
 
 
 def api_exception_handler(exc, context):

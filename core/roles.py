@@ -60,6 +60,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "releases.view_environment",
         "releases.view_deployment",
         "releases.approve_deployment",
+        "releases.view_approval",
         "releases.view_auditevent",
     ),
 }

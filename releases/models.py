@@ -62,6 +62,9 @@ class Build(models.Model):
     project_path = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Marked bad (vetoed): refused by every environment until unmarked.
+    bad_at = models.DateTimeField(null=True, blank=True)
+    bad_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -159,6 +162,9 @@ class Environment(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # Pinned: refuses everything but an unpin or a rollback (so a bad release stays undone).
+    pinned_at = models.DateTimeField(null=True, blank=True)
+    pinned_reason = models.CharField(max_length=500, blank=True)
     deploy_backend = models.CharField(max_length=32, default="noop")
     deploy_settings = models.JSONField(default=dict, blank=True)
     required_stages = models.JSONField(
@@ -287,3 +293,107 @@ class UsedTokenID(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["jti", "endpoint"], name="used_token_id_endpoint")
         ]
+
+
+class DeploymentKind(models.TextChoices):
+    DEPLOY = "deploy", "Deploy"
+    PROMOTE = "promote", "Promote"
+    ROLLBACK = "rollback", "Roll back"
+    REDEPLOY = "redeploy", "Redeploy"
+
+
+class DeploymentStatus(models.TextChoices):
+    """Where a deployment stands; ACTIVE ones hold a place in the environment's queue."""
+
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    CANCELLED = "cancelled", "Cancelled"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+ACTIVE_DEPLOYMENT_STATUSES = (
+    DeploymentStatus.AWAITING_APPROVAL,
+    DeploymentStatus.QUEUED,
+    DeploymentStatus.RUNNING,
+)
+
+
+class Deployment(models.Model):
+    """A request to run one build in one environment, and what became of it.
+
+    History is append-only: a rollback is a new deployment of an older build.
+    """
+
+    environment = models.ForeignKey(
+        Environment, on_delete=models.PROTECT, related_name="deployments"
+    )
+    build = models.ForeignKey(Build, on_delete=models.PROTECT, related_name="deployments")
+    image = models.CharField(max_length=400, help_text="repository@sha256:… — never a tag.")
+    kind = models.CharField(max_length=16, choices=DeploymentKind.choices)
+    status = models.CharField(max_length=20, choices=DeploymentStatus.choices, db_index=True)
+    reason = models.CharField(max_length=500)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    requested_by_ci = models.CharField(max_length=200, blank=True)
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    approval_expires_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    log = models.TextField(blank=True)
+    smoke_result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("approve_deployment", "Can approve or reject production deployments")]
+        constraints = [
+            # The database itself keeps one deployment running per environment, whatever
+            # number of web servers and workers race for it.
+            models.UniqueConstraint(
+                fields=["environment"],
+                condition=models.Q(status="running"),
+                name="one_running_deployment_per_environment",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.build.tag[:12]} to {self.environment}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_DEPLOYMENT_STATUSES
+
+
+class Approval(models.Model):
+    """A second person's decision on a deployment; immutable once written."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    deployment = models.OneToOneField(
+        Deployment, on_delete=models.CASCADE, related_name="approval"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise RuntimeError("Approvals are immutable.")
+        super().save(*args, **kwargs)

@@ -152,6 +152,8 @@ GITLAB_WEBHOOK_TOLERANCE = env.int("GITLAB_WEBHOOK_TOLERANCE", default=300)
 GITLAB_OIDC_ISSUER = env("GITLAB_OIDC_ISSUER", default="").rstrip("/")
 GITLAB_OIDC_AUDIENCE = env("GITLAB_OIDC_AUDIENCE", default="")
 GITLAB_OIDC_PROJECTS = env.list("GITLAB_OIDC_PROJECTS", default=[])
+# Hours a production deployment request waits for its approval before it lapses.
+RELEASES_APPROVAL_HOURS = env.int("RELEASES_APPROVAL_HOURS", default=24)
 # Largest JSON body the CI API accepts (bytes).
 RELEASES_MAX_BODY_BYTES = env.int("RELEASES_MAX_BODY_BYTES", default=64 * 1024)
 

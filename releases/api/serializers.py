@@ -3,7 +3,14 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from releases.models import DIGEST_VALIDATOR, SHA_VALIDATOR, Build, Environment, StageResult
+from releases.models import (
+    DIGEST_VALIDATOR,
+    SHA_VALIDATOR,
+    Build,
+    Deployment,
+    Environment,
+    StageResult,
+)
 from releases.models import StageStatus
 
 
@@ -117,10 +124,10 @@ class BuildHistorySerializer(BuildSerializer):
 
 class EnvironmentSerializer(serializers.ModelSerializer):
     frozen = serializers.SerializerMethodField()
+    pinned = serializers.SerializerMethodField()
     required_stages = serializers.SerializerMethodField()
-    current_build = serializers.SerializerMethodField(
-        help_text="The build running there (deployments arrive with the next issue)."
-    )
+    current_build = serializers.SerializerMethodField(help_text="The build running there.")
+    queue = serializers.SerializerMethodField(help_text="Active deployments, oldest first.")
 
     class Meta:
         model = Environment
@@ -133,9 +140,12 @@ class EnvironmentSerializer(serializers.ModelSerializer):
             "frozen",
             "frozen_until",
             "freeze_reason",
+            "pinned",
+            "pinned_reason",
             "deploy_backend",
             "required_stages",
             "current_build",
+            "queue",
         ]
 
     def get_frozen(self, environment) -> bool:
@@ -144,5 +154,95 @@ class EnvironmentSerializer(serializers.ModelSerializer):
     def get_required_stages(self, environment) -> list[str]:
         return environment.stages_required() or list(settings.RELEASES_REQUIRED_STAGES)
 
+    def get_pinned(self, environment) -> bool:
+        return environment.pinned_at is not None
+
     def get_current_build(self, environment) -> dict | None:
-        return None
+        from releases.deployments import current_deployment
+
+        current = current_deployment(environment)
+        if current is None:
+            return None
+        build = current.build
+        return {
+            "id": build.pk,
+            "tag": build.tag,
+            "digest": build.digest,
+            "commit_sha": build.commit_sha,
+            "deployed_at": current.finished_at,
+            "deployment": current.pk,
+        }
+
+    def get_queue(self, environment) -> list[dict]:
+        from releases.models import ACTIVE_DEPLOYMENT_STATUSES
+
+        active = environment.deployments.filter(status__in=ACTIVE_DEPLOYMENT_STATUSES)
+        return [
+            {"id": d.pk, "status": d.status, "kind": d.kind, "build": d.build.tag}
+            for d in active.select_related("build").order_by("created_at", "id")
+        ]
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    build = serializers.SerializerMethodField()
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approval = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "environment",
+            "build",
+            "image",
+            "kind",
+            "status",
+            "reason",
+            "requested_by",
+            "requested_by_ci",
+            "approval",
+            "created_at",
+            "approval_expires_at",
+            "started_at",
+            "finished_at",
+            "smoke_result",
+            "log",
+        ]
+
+    def get_build(self, deployment) -> dict:
+        build = deployment.build
+        return {"id": build.pk, "tag": build.tag, "digest": build.digest}
+
+    def get_approval(self, deployment) -> dict | None:
+        approval = getattr(deployment, "approval", None)
+        if approval is None:
+            return None
+        return {
+            "decision": approval.decision,
+            "by": approval.decided_by.get_username(),
+            "comment": approval.comment,
+            "at": approval.created_at,
+        }
+
+
+class DeployRequestSerializer(serializers.Serializer):
+    build = serializers.CharField(max_length=128, help_text="Build id or tag.")
+    reason = serializers.CharField(max_length=500)
+
+
+class PromoteRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class RollbackRequestSerializer(serializers.Serializer):
+    build = serializers.CharField(
+        max_length=128, required=False, help_text="Default: the previous good build there."
+    )
+    reason = serializers.CharField(max_length=500)
+    mark_bad = serializers.BooleanField(default=False)
+    pin = serializers.BooleanField(default=False)
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True)

@@ -9,6 +9,7 @@ from releases.api.webhooks import GitLabWebhookView
 router = SimpleRouter()
 router.register("builds", views.BuildViewSet, basename="build")
 router.register("environments", views.EnvironmentViewSet, basename="environment")
+router.register("deployments", views.DeploymentViewSet, basename="deployment")
 
 urlpatterns = [
     path("gitlab/webhook/", GitLabWebhookView.as_view(), name="gitlab-webhook"),

@@ -6,12 +6,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from core.throttling import RateLimitHeadersMixin
-from releases import services
+from releases import deployments, services
 from releases.api.auth import (
     CITokenAuthentication,
     GitLabIDTokenAuthentication,
@@ -23,11 +23,16 @@ from releases.api.serializers import (
     BuildHistorySerializer,
     BuildReportSerializer,
     BuildSerializer,
+    DecisionSerializer,
+    DeploymentSerializer,
+    DeployRequestSerializer,
     EnvironmentSerializer,
+    PromoteRequestSerializer,
+    RollbackRequestSerializer,
     StageReportSerializer,
     StageResultSerializer,
 )
-from releases.models import Build, Environment, StageResult
+from releases.models import Build, Deployment, Environment, StageResult
 
 LIST_WINDOW = 500  # status/deployable are derived: they filter the newest builds only
 
@@ -165,6 +170,20 @@ class BuildViewSet(
         return builds[0]
 
 
+CanDeploy = scope_or_permission("deploy:staging", "releases.add_deployment")
+
+
+def _build_named(key: str) -> Build:
+    query = Build.objects.filter(pk=int(key)) if key.isdigit() and len(key) < 19 else None
+    build = query.first() if query is not None else None
+    if build is None:
+        builds = list(Build.objects.filter(tag=key)[:2])
+        if len(builds) != 1:
+            raise ValidationError({"build": [f"No single build with id or tag {key!r}."]})
+        build = builds[0]
+    return build
+
+
 @extend_schema_view(
     list=extend_schema(summary="Environments in promotion order"),
     retrieve=extend_schema(summary="One environment"),
@@ -175,4 +194,123 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
     queryset = Environment.objects.all()
 
     def get_permissions(self):
+        if self.action in ("deploy", "promote", "rollback"):
+            return [CanDeploy()]
         return [CanReadBuilds()]
+
+    def _environment_for_caller(self, request):
+        environment = self.get_object()
+        principal = getattr(request, "ci_token", None)
+        first = Environment.objects.order_by("position").first()
+        if principal is not None and environment.pk != first.pk:
+            # A CI identity may ask for the first environment only, never production.
+            raise PermissionDenied("CI may only request deployments to the first environment.")
+        return environment
+
+    def _answer(self, deployment, created=True):
+        return Response(
+            DeploymentSerializer(deployment).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=DeployRequestSerializer, responses={201: DeploymentSerializer})
+    @action(detail=True, methods=["post"])
+    def deploy(self, request, slug=None):
+        environment = self._environment_for_caller(request)
+        body = DeployRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        deployment, created = deployments.request_deployment(
+            actor=actor_of(request),
+            environment=environment,
+            build=_build_named(body.validated_data["build"]),
+            reason=body.validated_data["reason"],
+        )
+        return self._answer(deployment, created)
+
+    @extend_schema(request=PromoteRequestSerializer, responses={201: DeploymentSerializer})
+    @action(detail=True, methods=["post"])
+    def promote(self, request, slug=None):
+        environment = self._environment_for_caller(request)
+        body = PromoteRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        deployment, created = deployments.promote(
+            actor=actor_of(request), environment=environment, reason=body.validated_data["reason"]
+        )
+        return self._answer(deployment, created)
+
+    @extend_schema(request=RollbackRequestSerializer, responses={201: DeploymentSerializer})
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, slug=None):
+        environment = self._environment_for_caller(request)
+        body = RollbackRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        deployment = deployments.rollback(
+            actor=actor_of(request),
+            environment=environment,
+            reason=data["reason"],
+            build=_build_named(data["build"]) if data.get("build") else None,
+            mark_bad=data["mark_bad"],
+            pin=data["pin"],
+        )
+        return self._answer(deployment)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Deployments, newest first",
+        parameters=[
+            OpenApiParameter("environment", str, description="Environment slug."),
+            OpenApiParameter("status", str),
+        ],
+    ),
+    retrieve=extend_schema(summary="One deployment"),
+)
+class DeploymentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
+    """The deployment ledger, and the approver's and requester's actions on it."""
+
+    serializer_class = DeploymentSerializer
+    queryset = Deployment.objects.none()
+
+    def get_permissions(self):
+        return [scope_or_permission("builds:read", "releases.view_deployment")()]
+
+    def get_queryset(self):
+        queryset = Deployment.objects.select_related(
+            "environment", "build", "requested_by", "approval__decided_by"
+        )
+        if slug := self.request.query_params.get("environment"):
+            queryset = queryset.filter(environment__slug=slug)
+        if wanted := self.request.query_params.get("status"):
+            queryset = queryset.filter(status=wanted)
+        return queryset
+
+    def _decide(self, request, approve):
+        body = DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        deployment = deployments.decide(
+            actor=actor_of(request),
+            deployment=self.get_object(),
+            approve=approve,
+            comment=body.validated_data.get("comment", ""),
+        )
+        return Response(DeploymentSerializer(deployment).data)
+
+    @extend_schema(request=DecisionSerializer, responses=DeploymentSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        return self._decide(request, True)
+
+    @extend_schema(request=DecisionSerializer, responses=DeploymentSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._decide(request, False)
+
+    @extend_schema(request=None, responses=DeploymentSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        user = request.user
+        if not (user and user.is_authenticated and user.has_perm("releases.add_deployment")):
+            raise PermissionDenied("Only release staff may cancel deployments.")
+        deployment = deployments.cancel(actor=actor_of(request), deployment=self.get_object())
+        return Response(DeploymentSerializer(deployment).data)

@@ -1,0 +1,342 @@
+"""The deployment rules, in one place: request, approve, cancel, start, finish, roll back.
+
+Every function takes the environment's row lock first (SELECT ... FOR UPDATE), so requests
+for one environment are decided one after another across any number of web servers and
+workers; a partial unique index also keeps at most one deployment *running* per
+environment. Refusals raise `Refused` with a code naming the rule (the API answers 409).
+"""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from releases.models import (
+    ACTIVE_DEPLOYMENT_STATUSES,
+    Approval,
+    Build,
+    Deployment,
+    DeploymentKind,
+    DeploymentStatus,
+    Environment,
+)
+from releases.services import Actor, audit
+
+S = DeploymentStatus
+
+NO_DIGEST = "Build {tag} has no digest yet: only an image pushed to the registry can run."
+STAGES_MISSING = "Build {tag} has not passed {stages} (required for {environment})."
+NOT_ON_PREVIOUS = (
+    "Build {tag} has not succeeded on {previous} (with passing smoke tests); "
+    "only such a build may enter {environment}."
+)
+BUILD_BAD = "Build {tag} is marked bad ({reason}); unmark it first."
+FROZEN = "{environment} is frozen until {until} ({reason}); only a rollback is allowed."
+PINNED = "{environment} is pinned ({reason}); unpin it first (a rollback is allowed)."
+OWN_REQUEST = "You requested this deployment; someone else must approve it (four eyes)."
+NOT_AWAITING = "This deployment is {status}, not awaiting approval."
+APPROVAL_EXPIRED = "The approval window of this request ended at {expired}; request again."
+CANNOT_CANCEL = "A {status} deployment cannot be cancelled."
+NOTHING_TO_ROLL_BACK_TO = "{environment} has no earlier good build to roll back to."
+NOTHING_TO_PROMOTE = "{previous} runs no successful build to promote to {environment}."
+CANNOT_APPROVE = "You do not have permission to approve deployments."
+
+
+class Refused(ValidationError):
+    """A deployment rule said no; `code` names the rule."""
+
+
+def _refuse(message: str, code: str):
+    raise Refused(message, code=code)
+
+
+def _lock(environment: Environment) -> Environment:
+    return Environment.objects.select_for_update().get(pk=environment.pk)
+
+
+def previous_environment(environment: Environment) -> Environment | None:
+    return (
+        Environment.objects.filter(position__lt=environment.position).order_by("-position").first()
+    )
+
+
+def current_deployment(environment: Environment) -> Deployment | None:
+    """The last deployment that succeeded there: what the environment runs."""
+    return (
+        environment.deployments.filter(status=S.SUCCEEDED)
+        .select_related("build")
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def _check_gates(environment: Environment, build: Build) -> None:
+    if not build.digest:
+        _refuse(NO_DIGEST.format(tag=build.tag[:12]), "no_digest")
+    if build.bad_at:
+        _refuse(BUILD_BAD.format(tag=build.tag[:12], reason=build.bad_reason), "build_bad")
+    previous = previous_environment(environment)
+    if previous is None:
+        missing = build.missing_stages(environment.stages_required())
+        if missing:
+            _refuse(
+                STAGES_MISSING.format(
+                    tag=build.tag[:12], stages=", ".join(missing), environment=environment
+                ),
+                "stages_missing",
+            )
+        return
+    passed = previous.deployments.filter(
+        build=build, status=S.SUCCEEDED, smoke_result__passed=True
+    ).exists()
+    if not passed:
+        _refuse(
+            NOT_ON_PREVIOUS.format(tag=build.tag[:12], previous=previous, environment=environment),
+            "not_on_previous",
+        )
+
+
+@transaction.atomic
+def request_deployment(
+    *,
+    actor: Actor,
+    environment: Environment,
+    build: Build,
+    reason: str,
+    kind: str = DeploymentKind.DEPLOY,
+    supersede: bool = False,
+) -> tuple[Deployment, bool]:
+    """Queue (or put up for approval) a deployment; returns (deployment, created).
+
+    The same build requested again while an earlier request for it is active returns that
+    request: two people clicking "promote" at once make one deployment.
+    """
+    environment = _lock(environment)
+    rollback = kind == DeploymentKind.ROLLBACK
+    now = timezone.now()
+    if environment.is_frozen(now) and not rollback:
+        _refuse(
+            FROZEN.format(
+                environment=environment,
+                until=environment.frozen_until,
+                reason=environment.freeze_reason or "no reason given",
+            ),
+            "frozen",
+        )
+    if environment.pinned_at and not rollback:
+        _refuse(PINNED.format(environment=environment, reason=environment.pinned_reason), "pinned")
+    if rollback:
+        if not build.digest:
+            _refuse(NO_DIGEST.format(tag=build.tag[:12]), "no_digest")
+    else:
+        _check_gates(environment, build)
+    existing = environment.deployments.filter(
+        build=build, status__in=ACTIVE_DEPLOYMENT_STATUSES
+    ).first()
+    if existing is not None:
+        return existing, False
+    needs_approval = environment.requires_approval and not rollback
+    deployment = Deployment.objects.create(
+        environment=environment,
+        build=build,
+        image=build.image_reference,
+        kind=kind,
+        status=S.AWAITING_APPROVAL if needs_approval else S.QUEUED,
+        reason=reason,
+        requested_by=(
+            actor.user if actor.user is not None and actor.user.is_authenticated else None
+        ),
+        requested_by_ci=actor.oidc_subject or (str(actor.token) if actor.token else ""),
+        replaces=current_deployment(environment),
+        approval_expires_at=(
+            now + datetime.timedelta(hours=settings.RELEASES_APPROVAL_HOURS)
+            if needs_approval
+            else None
+        ),
+    )
+    if supersede:
+        environment.deployments.filter(status=S.QUEUED).exclude(pk=deployment.pk).update(
+            status=S.SUPERSEDED, finished_at=now
+        )
+    audit(actor, f"deployment.{kind}", obj=deployment, build=build.tag, reason=reason)
+    return deployment, True
+
+
+@transaction.atomic
+def promote(*, actor: Actor, environment: Environment, reason: str):
+    """Request the build the previous environment runs (the same digest) here."""
+    previous = previous_environment(environment)
+    running = current_deployment(previous) if previous else None
+    if running is None:
+        _refuse(
+            NOTHING_TO_PROMOTE.format(
+                previous=previous or "No earlier environment", environment=environment
+            ),
+            "nothing_to_promote",
+        )
+    return request_deployment(
+        actor=actor,
+        environment=environment,
+        build=running.build,
+        reason=reason,
+        kind=DeploymentKind.PROMOTE,
+    )
+
+
+@transaction.atomic
+def decide(
+    *, actor: Actor, deployment: Deployment, approve: bool, comment: str = ""
+) -> Deployment:
+    """Four eyes: a user with the approve permission who did not request it decides."""
+    user = actor.user
+    if not (user and user.is_authenticated and user.has_perm("releases.approve_deployment")):
+        raise PermissionDenied(CANNOT_APPROVE)
+    _lock(deployment.environment)
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    if deployment.status != S.AWAITING_APPROVAL:
+        _refuse(
+            NOT_AWAITING.format(status=deployment.get_status_display().lower()), "not_awaiting"
+        )
+    if deployment.requested_by_id == user.pk:
+        _refuse(OWN_REQUEST, "own_request")
+    now = timezone.now()
+    if deployment.approval_expires_at and deployment.approval_expires_at <= now:
+        deployment.status, deployment.finished_at = S.CANCELLED, now
+        deployment.log += f"{now:%Y-%m-%d %H:%M:%S} approval window expired\n"
+        deployment.save(update_fields=["status", "finished_at", "log"])
+        audit(actor, "deployment.expire", obj=deployment)
+        _refuse(
+            APPROVAL_EXPIRED.format(expired=deployment.approval_expires_at), "approval_expired"
+        )
+    Approval.objects.create(
+        deployment=deployment,
+        decided_by=user,
+        decision=Approval.Decision.APPROVED if approve else Approval.Decision.REJECTED,
+        comment=comment,
+    )
+    deployment.status = S.QUEUED if approve else S.CANCELLED
+    if not approve:
+        deployment.finished_at = now
+    deployment.save(update_fields=["status", "finished_at"])
+    audit(
+        actor,
+        "deployment.approve" if approve else "deployment.reject",
+        obj=deployment,
+        comment=comment,
+    )
+    return deployment
+
+
+@transaction.atomic
+def cancel(*, actor: Actor, deployment: Deployment, reason: str = "") -> Deployment:
+    _lock(deployment.environment)
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    if deployment.status not in (S.AWAITING_APPROVAL, S.QUEUED):
+        _refuse(
+            CANNOT_CANCEL.format(status=deployment.get_status_display().lower()), "cannot_cancel"
+        )
+    deployment.status, deployment.finished_at = S.CANCELLED, timezone.now()
+    deployment.save(update_fields=["status", "finished_at"])
+    audit(actor, "deployment.cancel", obj=deployment, reason=reason)
+    return deployment
+
+
+@transaction.atomic
+def start_next(environment: Environment) -> Deployment | None:
+    """The worker's step: the oldest queued deployment starts, unless one is running."""
+    environment = _lock(environment)
+    if environment.deployments.filter(status=S.RUNNING).exists():
+        return None
+    deployment = (
+        environment.deployments.select_for_update()
+        .filter(status=S.QUEUED)
+        .order_by("created_at", "id")
+        .first()
+    )
+    if deployment is None:
+        return None
+    now = timezone.now()
+    deployment.status, deployment.started_at, deployment.heartbeat_at = S.RUNNING, now, now
+    deployment.save(update_fields=["status", "started_at", "heartbeat_at"])
+    audit(Actor(), "deployment.start", obj=deployment)
+    return deployment
+
+
+@transaction.atomic
+def finish(*, deployment: Deployment, succeeded: bool, log: str = "", smoke=None) -> Deployment:
+    deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    deployment.status = S.SUCCEEDED if succeeded else S.FAILED
+    deployment.finished_at = timezone.now()
+    deployment.log += log
+    if smoke is not None:
+        deployment.smoke_result = smoke
+    deployment.save(update_fields=["status", "finished_at", "log", "smoke_result"])
+    audit(Actor(), "deployment.finish", obj=deployment, status=deployment.status)
+    return deployment
+
+
+def previous_good_build(environment: Environment) -> Build | None:
+    """The newest build that succeeded there before the one running now (never a bad one)."""
+    current = current_deployment(environment)
+    good = environment.deployments.filter(
+        status=S.SUCCEEDED, build__bad_at__isnull=True
+    ).select_related("build")
+    if current is not None:
+        good = good.exclude(build=current.build)
+    earlier = good.order_by("-finished_at", "-id").first()
+    return earlier.build if earlier else None
+
+
+@transaction.atomic
+def rollback(
+    *,
+    actor: Actor,
+    environment: Environment,
+    reason: str,
+    build: Build | None = None,
+    mark_bad: bool = False,
+    pin: bool = False,
+) -> Deployment:
+    """Redeploy an earlier good build; optionally veto the bad one and pin the environment,
+    in the same action, so nothing re-applies the bad release."""
+    environment = _lock(environment)
+    current = current_deployment(environment)
+    target = build or previous_good_build(environment)
+    if target is None:
+        _refuse(NOTHING_TO_ROLL_BACK_TO.format(environment=environment), "nothing_to_roll_back_to")
+    now = timezone.now()
+    if mark_bad and current is not None and current.build_id != target.pk:
+        Build.objects.filter(pk=current.build_id).update(bad_at=now, bad_reason=reason)
+        audit(actor, "build.mark_bad", obj=current.build, reason=reason)
+    deployment, _ = request_deployment(
+        actor=actor,
+        environment=environment,
+        build=target,
+        reason=reason,
+        kind=DeploymentKind.ROLLBACK,
+        supersede=True,
+    )
+    if pin:
+        Environment.objects.filter(pk=environment.pk).update(pinned_at=now, pinned_reason=reason)
+        audit(actor, "environment.pin", obj=environment, reason=reason)
+    return deployment
+
+
+@transaction.atomic
+def set_pin(*, actor: Actor, environment: Environment, pinned: bool, reason: str = "") -> None:
+    Environment.objects.filter(pk=environment.pk).update(
+        pinned_at=timezone.now() if pinned else None, pinned_reason=reason if pinned else ""
+    )
+    audit(
+        actor, "environment.pin" if pinned else "environment.unpin", obj=environment, reason=reason
+    )
+
+
+@transaction.atomic
+def set_bad(*, actor: Actor, build: Build, bad: bool, reason: str = "") -> None:
+    Build.objects.filter(pk=build.pk).update(
+        bad_at=timezone.now() if bad else None, bad_reason=reason if bad else ""
+    )
+    audit(actor, "build.mark_bad" if bad else "build.unmark_bad", obj=build, reason=reason)
