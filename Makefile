@@ -39,7 +39,10 @@ run: demo ## Set up everything and serve the app on http://127.0.0.1:8000
 	@echo "  API docs:  http://$(HOST):$(PORT)/api/v1/docs/"
 	@echo "  API root:  http://$(HOST):$(PORT)/api/v1/"
 	@echo ""
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@echo "  (the deployment worker, manage.py db_worker, runs beside the server)"
+	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/python manage.py db_worker --no-startup-delay & worker=$$!; \
+		$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 lint: install ## black --check and flake8
 	$(BIN)/black --check .

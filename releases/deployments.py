@@ -161,7 +161,15 @@ def request_deployment(
             status=S.SUPERSEDED, finished_at=now
         )
     audit(actor, f"deployment.{kind}", obj=deployment, build=build.tag, reason=reason)
+    if deployment.status == S.QUEUED:
+        _wake_worker(environment)
     return deployment, True
+
+
+def _wake_worker(environment: Environment) -> None:
+    from releases.tasks import enqueue_after_commit
+
+    enqueue_after_commit(environment.pk)
 
 
 @transaction.atomic
@@ -220,6 +228,8 @@ def decide(
     if not approve:
         deployment.finished_at = now
     deployment.save(update_fields=["status", "finished_at"])
+    if approve:
+        _wake_worker(deployment.environment)  # the approval itself starts it
     audit(
         actor,
         "deployment.approve" if approve else "deployment.reject",

@@ -57,6 +57,7 @@ THIRD_PARTY_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks_db",
 ]
 LOCAL_APPS = [
     "core",
@@ -152,6 +153,13 @@ GITLAB_WEBHOOK_TOLERANCE = env.int("GITLAB_WEBHOOK_TOLERANCE", default=300)
 GITLAB_OIDC_ISSUER = env("GITLAB_OIDC_ISSUER", default="").rstrip("/")
 GITLAB_OIDC_AUDIENCE = env("GITLAB_OIDC_AUDIENCE", default="")
 GITLAB_OIDC_PROJECTS = env.list("GITLAB_OIDC_PROJECTS", default=[])
+# The deployment worker (django.tasks, stored in PostgreSQL by django-tasks-db).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+RELEASES_HEARTBEAT_TIMEOUT = env.int("RELEASES_HEARTBEAT_TIMEOUT", default=300)
+RELEASES_HEALTH_TIMEOUT = env.int("RELEASES_HEALTH_TIMEOUT", default=120)
+RELEASES_SMOKE_ATTEMPTS = env.int("RELEASES_SMOKE_ATTEMPTS", default=5)
+RELEASES_SMOKE_BACKOFF = env.float("RELEASES_SMOKE_BACKOFF", default=2.0)
+RELEASES_SMOKE_TIMEOUT = env.int("RELEASES_SMOKE_TIMEOUT", default=120)
 # Hours a production deployment request waits for its approval before it lapses.
 RELEASES_APPROVAL_HOURS = env.int("RELEASES_APPROVAL_HOURS", default=24)
 # Largest JSON body the CI API accepts (bytes).

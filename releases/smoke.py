@@ -1,0 +1,58 @@
+"""Smoke tests run by the worker after a deployment: the environment answers as it should."""
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+
+def _get(url: str, timeout: float) -> tuple[int | None, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read(20000).decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+    except (urllib.error.URLError, OSError) as error:
+        return None, str(getattr(error, "reason", error))
+
+
+def run_smoke_tests(
+    base_url: str,
+    *,
+    expected_commit: str | None,
+    extra_paths=(),
+    attempts: int = 5,
+    backoff: float = 1.0,
+    request_timeout: float = 5.0,
+    overall_timeout: float = 60.0,
+) -> dict:
+    """/healthz 200, /readyz 200, /api/v1/version/ reporting `expected_commit` (when given),
+    plus `extra_paths` ([path, expected status]); each retried with backoff, all within
+    `overall_timeout`. Returns {"passed": bool, "checks": [...], "error": "..."}."""
+    deadline = time.monotonic() + overall_timeout
+    base = base_url.rstrip("/")
+    checks = [("/healthz", 200), ("/readyz", 200), ("/api/v1/version/", 200), *extra_paths]
+    results = []
+    for path, expected in checks:
+        detail = ""
+        for attempt in range(attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return {"passed": False, "checks": results, "error": f"timed out at {path}"}
+            status, body = _get(base + path, min(request_timeout, remaining))
+            ok = status == expected
+            detail = f"HTTP {status}" if status is not None else f"no answer ({body})"
+            if ok and path == "/api/v1/version/" and expected_commit:
+                try:
+                    commit = json.loads(body).get("commit")
+                except ValueError:
+                    commit = None
+                ok = commit == expected_commit
+                detail = f"commit {commit!r}, expected {expected_commit!r}"
+            if ok:
+                break
+            time.sleep(min(backoff * 2**attempt, max(0, deadline - time.monotonic())))
+        results.append({"path": path, "ok": ok, "detail": detail})
+        if not ok:
+            return {"passed": False, "checks": results, "error": f"{path}: {detail}"}
+    return {"passed": True, "checks": results, "error": ""}

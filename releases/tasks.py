@@ -1,0 +1,114 @@
+"""The deployment worker: a django.tasks task run by `manage.py db_worker` (django-tasks-db).
+
+It starts an environment's queued deployments one at a time (releases.deployments decides
+which), applies them through the environment's backend, runs the smoke tests, and on a
+failure rolls back to the last good build automatically. Running deployments carry a
+heartbeat; one whose heartbeat is stale (a worker died) is marked failed first.
+"""
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.tasks import task
+from django.utils import timezone
+
+from releases import deployments
+from releases.backends import BackendError, backend_for
+from releases.models import Deployment, DeploymentKind, DeploymentStatus, Environment
+from releases.services import Actor
+from releases.smoke import run_smoke_tests
+
+logger = logging.getLogger(__name__)
+WORKER = Actor(oidc_subject="deployment worker")
+
+
+def enqueue_after_commit(environment_id: int) -> None:
+    """Ask a worker to look at this environment's queue once the transaction commits."""
+    transaction.on_commit(lambda: run_environment_queue.enqueue(environment_id))
+
+
+@task()
+def run_environment_queue(environment_id: int) -> int:
+    """Run queued deployments of one environment until its queue is empty; how many ran."""
+    recover_stale_deployments()
+    environment = Environment.objects.get(pk=environment_id)
+    ran = 0
+    while (deployment := deployments.start_next(environment)) is not None:
+        execute(deployment)
+        ran += 1
+    return ran
+
+
+def _log(deployment: Deployment, line: str) -> None:
+    stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+    deployment.log += f"{stamp} {line}\n"
+    Deployment.objects.filter(pk=deployment.pk).update(
+        log=deployment.log, heartbeat_at=timezone.now()
+    )
+
+
+def execute(deployment: Deployment) -> Deployment:
+    """Apply one running deployment, smoke-test it, finish it (and roll back on failure)."""
+    environment = deployment.environment
+    smoke = None
+    try:
+        backend = backend_for(environment)
+        _log(deployment, backend.prepare(deployment))
+        _log(deployment, backend.apply(deployment))
+        _log(deployment, backend.wait_until_healthy(deployment, settings.RELEASES_HEALTH_TIMEOUT))
+        if environment.base_url:
+            check_commit = environment.deploy_settings.get("check_commit", True)
+            smoke = run_smoke_tests(
+                environment.base_url,
+                expected_commit=deployment.build.commit_sha if check_commit else None,
+                extra_paths=[tuple(p) for p in environment.deploy_settings.get("smoke_paths", [])],
+                attempts=settings.RELEASES_SMOKE_ATTEMPTS,
+                backoff=settings.RELEASES_SMOKE_BACKOFF,
+                overall_timeout=settings.RELEASES_SMOKE_TIMEOUT,
+            )
+        else:
+            smoke = {"passed": True, "checks": [], "error": "", "skipped": "no base URL"}
+        _log(
+            deployment, f"smoke tests {'passed' if smoke['passed'] else 'failed'} {smoke['error']}"
+        )
+        succeeded = smoke["passed"]
+    except BackendError as error:
+        _log(deployment, f"backend error: {error}")
+        succeeded = False
+    except Exception as error:  # never leave a deployment running; the log says why
+        logger.exception("deployment %s crashed", deployment.pk)
+        _log(deployment, f"worker error: {error!r}")
+        succeeded = False
+    finished = deployments.finish(deployment=deployment, succeeded=succeeded, smoke=smoke)
+    if not succeeded and deployment.kind != DeploymentKind.ROLLBACK:
+        # Back to what ran before this attempt: the environment's last good build.
+        last_good = deployments.current_deployment(environment)
+        why = (smoke or {}).get("error") or "the deployment failed"
+        if last_good is None or last_good.build_id == deployment.build_id:
+            _log(finished, "no automatic rollback: no earlier good build here")
+        else:
+            try:
+                deployments.rollback(
+                    actor=WORKER,
+                    environment=environment,
+                    build=last_good.build,
+                    reason=f"smoke tests failed: {why}",
+                )
+            except deployments.Refused as refused:
+                _log(finished, f"no automatic rollback: {' '.join(refused.messages)}")
+    return finished
+
+
+def recover_stale_deployments(now=None) -> int:
+    """Mark running deployments without a recent heartbeat failed (their worker died)."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(seconds=settings.RELEASES_HEARTBEAT_TIMEOUT)
+    stale = Deployment.objects.filter(status=DeploymentStatus.RUNNING, heartbeat_at__lt=cutoff)
+    recovered = 0
+    for deployment in stale:
+        _log(deployment, f"worker lost: no heartbeat since {deployment.heartbeat_at:%H:%M:%S}")
+        deployments.finish(deployment=deployment, succeeded=False)
+        recovered += 1
+    return recovered
