@@ -13,5 +13,6 @@ router.register("deployments", views.DeploymentViewSet, basename="deployment")
 
 urlpatterns = [
     path("gitlab/webhook/", GitLabWebhookView.as_view(), name="gitlab-webhook"),
+    path("metrics/dora/", views.DoraMetricsView.as_view(), name="dora-metrics"),
     *router.urls,
 ]

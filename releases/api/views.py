@@ -9,9 +9,10 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
+from rest_framework.views import APIView
 
 from core.throttling import RateLimitHeadersMixin
-from releases import deployments, services
+from releases import deployments, metrics, services
 from releases.api.auth import (
     CITokenAuthentication,
     GitLabIDTokenAuthentication,
@@ -314,3 +315,30 @@ class DeploymentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied("Only release staff may cancel deployments.")
         deployment = deployments.cancel(actor=actor_of(request), deployment=self.get_object())
         return Response(DeploymentSerializer(deployment).data)
+
+
+class DoraMetricsView(_CIView, APIView):
+    """DORA figures for one environment over a window of days."""
+
+    def get_permissions(self):
+        return [scope_or_permission("builds:read", "releases.view_deployment")()]
+
+    @extend_schema(
+        summary="DORA metrics",
+        parameters=[
+            OpenApiParameter("environment", str, description="Slug; default production."),
+            OpenApiParameter("days", int, description="1-365, default 30."),
+        ],
+        responses={200: dict},
+    )
+    def get(self, request):
+        environment = get_object_or_404(
+            Environment, slug=request.query_params.get("environment", "production")
+        )
+        try:
+            days = int(request.query_params.get("days", 30))
+        except ValueError:
+            raise ValidationError({"days": ["A whole number."]})
+        if not 1 <= days <= 365:
+            raise ValidationError({"days": ["From 1 to 365."]})
+        return Response(metrics.dora(environment, days=days))
