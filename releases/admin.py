@@ -114,6 +114,25 @@ class EnvironmentAdmin(admin.ModelAdmin):
     ]
     prepopulated_fields = {"slug": ("name",)}
 
+    def get_urls(self):
+        from django.urls import path
+
+        from releases import dashboard
+
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "dashboard/",
+                wrap(lambda request: dashboard.dashboard(self.admin_site, request)),
+                name="releases_dashboard",
+            ),
+            path(
+                "dashboard/act/",
+                wrap(lambda request: dashboard.act(self.admin_site, request)),
+                name="releases_act",
+            ),
+        ] + super().get_urls()
+
     @admin.display(boolean=True)
     def frozen(self, environment):
         return environment.is_frozen()

@@ -350,3 +350,46 @@ def set_bad(*, actor: Actor, build: Build, bad: bool, reason: str = "") -> None:
         bad_at=timezone.now() if bad else None, bad_reason=reason if bad else ""
     )
     audit(actor, "build.mark_bad" if bad else "build.unmark_bad", obj=build, reason=reason)
+
+
+@transaction.atomic
+def set_freeze(*, actor: Actor, environment: Environment, until=None, reason: str = "") -> None:
+    """Freeze until a time (None unfreezes); deploys and promotes are refused meanwhile."""
+    Environment.objects.filter(pk=environment.pk).update(
+        frozen_until=until,
+        freeze_reason=reason if until else "",
+        frozen_by=actor.user if until and actor.user is not None else None,
+    )
+    audit(
+        actor,
+        "environment.freeze" if until else "environment.unfreeze",
+        obj=environment,
+        until=until.isoformat() if until else None,
+        reason=reason,
+    )
+
+
+def changes_between(current: Build | None, candidate: Build) -> dict:
+    """What a promote or rollback changes: commits between the builds, stages side by side."""
+    commits = []
+    if current is not None and current.ref and current.ref == candidate.ref:
+        low, high = sorted([current.created_at, candidate.created_at])
+        commits = list(
+            Build.objects.filter(ref=candidate.ref, created_at__gt=low, created_at__lte=high)
+            .order_by("-created_at")
+            .values("tag", "commit_message", "commit_author", "created_at")[:50]
+        )
+    stages = sorted(
+        set(candidate.current_results()) | set(current.current_results() if current else {})
+    )
+    now_results = current.current_results() if current else {}
+    next_results = candidate.current_results()
+    side_by_side = [
+        {
+            "stage": stage,
+            "current": now_results[stage].status if stage in now_results else "—",
+            "candidate": next_results[stage].status if stage in next_results else "—",
+        }
+        for stage in stages
+    ]
+    return {"commits": commits, "stages": side_by_side}

@@ -1,0 +1,169 @@
+"""The admin's Releases page: environments side by side, approvals, builds, and actions."""
+
+import datetime
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from releases import deployments as rules
+from releases.metrics import dora
+from releases.models import ACTIVE_DEPLOYMENT_STATUSES, Build, Deployment, Environment
+from releases.services import Actor
+
+# Which permission each dashboard action needs (checked here, enforced again by the rules).
+ACTION_PERMISSIONS = {
+    "deploy": "releases.add_deployment",
+    "promote": "releases.add_deployment",
+    "rollback": "releases.add_deployment",
+    "cancel": "releases.add_deployment",
+    "pin": "releases.add_deployment",
+    "unpin": "releases.add_deployment",
+    "mark_bad": "releases.add_deployment",
+    "unmark_bad": "releases.add_deployment",
+    "approve": "releases.approve_deployment",
+    "reject": "releases.approve_deployment",
+    "freeze": "releases.change_environment",
+    "unfreeze": "releases.change_environment",
+}
+
+
+def dashboard(admin_site, request):
+    if not request.user.has_perm("releases.view_deployment"):
+        raise PermissionDenied
+    environments = []
+    for environment in Environment.objects.all():
+        current = rules.current_deployment(environment)
+        environments.append(
+            {
+                "environment": environment,
+                "current": current,
+                "queue": environment.deployments.filter(status__in=ACTIVE_DEPLOYMENT_STATUSES)
+                .select_related("build", "requested_by")
+                .order_by("created_at"),
+                "history": environment.deployments.select_related("build", "requested_by")[:8],
+                "dora": dora(environment),
+                "frozen": environment.is_frozen(),
+                "previous_good": rules.previous_good_build(environment),
+            }
+        )
+    first = Environment.objects.order_by("position").first()
+    builds = Build.objects.prefetch_related("stage_results")[:15]
+    context = {
+        **admin_site.each_context(request),
+        "title": "Releases",
+        "environments": environments,
+        "approvals": Deployment.objects.filter(status="awaiting_approval").select_related(
+            "environment", "build", "requested_by"
+        ),
+        "builds": [
+            {
+                "build": b,
+                "results": [b.current_results()[s] for s in sorted(b.current_results())],
+                "deployable": b.is_deployable(first.stages_required() if first else None),
+            }
+            for b in builds
+        ],
+        "first": first,
+    }
+    return TemplateResponse(request, "admin/releases/dashboard.html", context)
+
+
+def act(admin_site, request):
+    """GET: a confirmation page (what changes, a reason); POST: do it through the rules."""
+    source = request.POST if request.method == "POST" else request.GET
+    action = source.get("action", "")
+    if action not in ACTION_PERMISSIONS:
+        raise PermissionDenied("Unknown action.")
+    if not request.user.has_perm(ACTION_PERMISSIONS[action]):
+        raise PermissionDenied(f"You may not {action.replace('_', ' ')}.")
+    environment = (
+        get_object_or_404(Environment, slug=source["environment"])
+        if source.get("environment")
+        else None
+    )
+    build = get_object_or_404(Build, pk=source["build"]) if source.get("build") else None
+    deployment = (
+        get_object_or_404(Deployment, pk=source["deployment"])
+        if source.get("deployment")
+        else None
+    )
+    if request.method != "POST" or not source.get("reason", "").strip():
+        current = rules.current_deployment(environment) if environment else None
+        candidate = build
+        if action == "promote" and environment is not None:
+            previous = rules.previous_environment(environment)
+            running = rules.current_deployment(previous) if previous else None
+            candidate = running.build if running else None
+        if action == "rollback" and environment is not None and candidate is None:
+            candidate = rules.previous_good_build(environment)
+        context = {
+            **admin_site.each_context(request),
+            "title": f"Confirm: {action.replace('_', ' ')}",
+            "action": action,
+            "environment": environment,
+            "build": build,
+            "deployment": deployment,
+            "current": current,
+            "candidate": candidate,
+            "changes": (
+                rules.changes_between(current.build if current else None, candidate)
+                if candidate
+                else None
+            ),
+            "missing_reason": request.method == "POST",
+        }
+        return TemplateResponse(request, "admin/releases/confirm.html", context)
+
+    actor = Actor(user=request.user, ip_address=request.META.get("REMOTE_ADDR"))
+    reason = source["reason"].strip()
+    try:
+        outcome = _do(action, actor, environment, build, deployment, reason, source)
+    except (rules.Refused, PermissionDenied) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        messages.success(request, outcome)
+    return redirect("admin:releases_dashboard")
+
+
+def _do(action, actor, environment, build, deployment, reason, source) -> str:
+    if action == "deploy":
+        made, created = rules.request_deployment(
+            actor=actor, environment=environment, build=build, reason=reason
+        )
+        return f"{made} — {made.get_status_display().lower()}" + (
+            "" if created else " (already requested)"
+        )
+    if action == "promote":
+        made, _ = rules.promote(actor=actor, environment=environment, reason=reason)
+        return f"{made} — {made.get_status_display().lower()}"
+    if action == "rollback":
+        made = rules.rollback(
+            actor=actor,
+            environment=environment,
+            build=build,
+            reason=reason,
+            mark_bad=bool(source.get("mark_bad")),
+            pin=bool(source.get("pin")),
+        )
+        return f"{made} — {made.get_status_display().lower()}"
+    if action in ("approve", "reject"):
+        rules.decide(
+            actor=actor, deployment=deployment, approve=action == "approve", comment=reason
+        )
+        return f"{deployment}: {action}d."
+    if action == "cancel":
+        rules.cancel(actor=actor, deployment=deployment, reason=reason)
+        return f"{deployment}: cancelled."
+    if action in ("pin", "unpin"):
+        rules.set_pin(actor=actor, environment=environment, pinned=action == "pin", reason=reason)
+        return f"{environment}: {action}ned."
+    if action in ("mark_bad", "unmark_bad"):
+        rules.set_bad(actor=actor, build=build, bad=action == "mark_bad", reason=reason)
+        return f"Build {build.tag[:12]}: {'marked bad' if action == 'mark_bad' else 'unmarked'}."
+    hours = int(source.get("hours") or 24)
+    until = timezone.now() + datetime.timedelta(hours=hours) if action == "freeze" else None
+    rules.set_freeze(actor=actor, environment=environment, until=until, reason=reason)
+    return f"{environment}: {'frozen for %d hours' % hours if until else 'unfrozen'}."
