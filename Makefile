@@ -30,6 +30,7 @@ migrate: install ## Apply migrations to the local database (SQLite by default)
 
 demo: migrate ## Load the demo content and the demo admin (local mode only; idempotent)
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_release_demo
 	$(BIN)/python manage.py ensure_demo_superuser
 
 run: demo ## Set up everything and serve the app on http://127.0.0.1:8000

@@ -92,3 +92,19 @@ def test_freeze_needs_the_environment_permission(client):
         ).status_code
         == 403
     )
+
+
+@pytest.mark.django_db
+def test_release_demo_is_idempotent_and_gives_a_promotable_staging(client):
+    from django.core.management import call_command
+
+    from releases import deployments as rules
+
+    call_command("seed_release_demo")
+    call_command("seed_release_demo")
+    staging, production = (Environment.objects.get(slug=s) for s in ("staging", "production"))
+    assert Deployment.objects.count() == 3
+    assert rules.current_deployment(staging).build != rules.current_deployment(production).build
+    staff(client, RELEASE_MANAGER, username="rm")
+    client.post(ACT, {"action": "promote", "environment": "production", "reason": "demo"})
+    assert Deployment.objects.get(status="awaiting_approval").environment == production

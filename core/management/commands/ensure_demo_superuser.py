@@ -1,8 +1,11 @@
-"""Create (or repair) the demo superuser of the local quick start and print its login."""
+"""Create (or repair) the quick start's demo admin and release approver; print the logins."""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
+
+from core import roles
 
 LOCAL_SETTINGS = "config.settings.local"
 
@@ -30,5 +33,17 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save()
         self.stdout.write(
-            f"Demo admin login: username {username!r}, password {password!r} " "(local mode only)"
+            f"Demo admin login: username {username!r}, password {password!r} (local mode only)"
+        )
+        # Four eyes: a production deployment needs a second person to approve it.
+        approver, _ = User.objects.get_or_create(
+            username="approver", defaults={"email": "approver@example.com"}
+        )
+        approver.is_staff = True
+        approver.set_password("approver")
+        approver.save()
+        approver.groups.add(Group.objects.get(name=roles.RELEASE_APPROVER))
+        self.stdout.write(
+            "Demo release approver login: username 'approver', password 'approver' "
+            "(local mode only)"
         )
