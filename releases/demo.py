@@ -1,6 +1,7 @@
 """Demo builds and deployments for the quick start (idempotent)."""
 
 import datetime
+import hashlib
 
 from django.conf import settings
 from django.db import transaction
@@ -26,12 +27,12 @@ def seed_release_demo() -> int:
     created = 0
     builds = []
     for n, (message, author, days_ago) in enumerate(COMMITS, start=1):
-        sha = f"{0xDE40 + n:040x}"
+        sha = hashlib.sha1(message.encode()).hexdigest()
         build, made = Build.objects.get_or_create(
             repository=REPOSITORY,
             tag=sha,
             defaults={
-                "digest": f"sha256:{0xD16E57 + n:064x}",
+                "digest": "sha256:" + hashlib.sha256(message.encode()).hexdigest(),
                 "commit_sha": sha,
                 "commit_message": message,
                 "commit_author": author,
