@@ -13,6 +13,7 @@ from releases.models import (
     Environment,
     StageResult,
     StageStatus,
+    Deployment,
     WebhookDelivery,
 )
 
@@ -228,3 +229,38 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                 continue
             outcome, detail = process_delivery(delivery, payload, actor)
             self.message_user(request, f"{delivery.event}: {outcome} — {detail}")
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    """Per-environment deployment history; actions happen on the Releases page."""
+
+    list_display = [
+        "created_at",
+        "environment",
+        "kind",
+        "build",
+        "status",
+        "requested_by",
+        "duration",
+        "reason",
+    ]
+    list_filter = ["environment", "status", "kind"]
+    search_fields = ["build__tag", "build__commit_sha", "reason"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in Deployment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the ledger is append-only
+
+    @admin.display(description="Duration")
+    def duration(self, deployment):
+        if deployment.started_at and deployment.finished_at:
+            return f"{(deployment.finished_at - deployment.started_at).total_seconds():.0f} s"
+        return "—"

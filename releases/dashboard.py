@@ -46,6 +46,7 @@ def dashboard(admin_site, request):
                 "history": environment.deployments.select_related("build", "requested_by")[:8],
                 "dora": dora(environment),
                 "frozen": environment.is_frozen(),
+                "freeze_why": environment.freeze_now(),
                 "previous_good": rules.previous_good_build(environment),
             }
         )

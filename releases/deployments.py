@@ -33,7 +33,10 @@ NOT_ON_PREVIOUS = (
     "only such a build may enter {environment}."
 )
 BUILD_BAD = "Build {tag} is marked bad ({reason}); unmark it first."
-FROZEN = "{environment} is frozen until {until} ({reason}); only a rollback is allowed."
+FROZEN = (
+    "{environment} is frozen ({why}); only a rollback is allowed, or a break-glass request "
+    "with a reason that a second person approves."
+)
 PINNED = "{environment} is pinned ({reason}); unpin it first (a rollback is allowed)."
 OWN_REQUEST = "You requested this deployment; someone else must approve it (four eyes)."
 NOT_AWAITING = "This deployment is {status}, not awaiting approval."
@@ -107,6 +110,7 @@ def request_deployment(
     reason: str,
     kind: str = DeploymentKind.DEPLOY,
     supersede: bool = False,
+    break_glass: bool = False,
 ) -> tuple[Deployment, bool]:
     """Queue (or put up for approval) a deployment; returns (deployment, created).
 
@@ -116,15 +120,9 @@ def request_deployment(
     environment = _lock(environment)
     rollback = kind == DeploymentKind.ROLLBACK
     now = timezone.now()
-    if environment.is_frozen(now) and not rollback:
-        _refuse(
-            FROZEN.format(
-                environment=environment,
-                until=environment.frozen_until,
-                reason=environment.freeze_reason or "no reason given",
-            ),
-            "frozen",
-        )
+    frozen_why = environment.freeze_now(now)
+    if frozen_why and not rollback and not break_glass:
+        _refuse(FROZEN.format(environment=environment, why=frozen_why), "frozen")
     if environment.pinned_at and not rollback:
         _refuse(PINNED.format(environment=environment, reason=environment.pinned_reason), "pinned")
     if rollback:
@@ -137,7 +135,9 @@ def request_deployment(
     ).first()
     if existing is not None:
         return existing, False
-    needs_approval = environment.requires_approval and not rollback
+    # Break-glass through a freeze always waits for a second person.
+    glass_broken = bool(frozen_why) and break_glass and not rollback
+    needs_approval = (environment.requires_approval and not rollback) or glass_broken
     deployment = Deployment.objects.create(
         environment=environment,
         build=build,
@@ -161,6 +161,8 @@ def request_deployment(
             status=S.SUPERSEDED, finished_at=now
         )
     audit(actor, f"deployment.{kind}", obj=deployment, build=build.tag, reason=reason)
+    if glass_broken:
+        audit(actor, "deployment.break_glass", obj=deployment, freeze=frozen_why, reason=reason)
     if deployment.status == S.QUEUED:
         _wake_worker(environment)
     return deployment, True
@@ -173,7 +175,24 @@ def _wake_worker(environment: Environment) -> None:
 
 
 @transaction.atomic
-def promote(*, actor: Actor, environment: Environment, reason: str):
+def lapse_expired_approvals(now=None) -> int:
+    """Requests whose approval window ended lapse (cancelled), so they never linger."""
+    now = now or timezone.now()
+    expired = list(
+        Deployment.objects.select_for_update().filter(
+            status=S.AWAITING_APPROVAL, approval_expires_at__lte=now
+        )
+    )
+    for deployment in expired:
+        deployment.status, deployment.finished_at = S.CANCELLED, now
+        deployment.log += f"{now:%Y-%m-%d %H:%M:%S} approval window expired\n"
+        deployment.save(update_fields=["status", "finished_at", "log"])
+        audit(Actor(), "deployment.expire", obj=deployment)
+    return len(expired)
+
+
+@transaction.atomic
+def promote(*, actor: Actor, environment: Environment, reason: str, break_glass=False):
     """Request the build the previous environment runs (the same digest) here."""
     previous = previous_environment(environment)
     running = current_deployment(previous) if previous else None
@@ -190,6 +209,7 @@ def promote(*, actor: Actor, environment: Environment, reason: str):
         build=running.build,
         reason=reason,
         kind=DeploymentKind.PROMOTE,
+        break_glass=break_glass,
     )
 
 

@@ -162,6 +162,9 @@ class Environment(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
+    # Recurring freezes: [{"weekdays": [5, 6], "start": "00:00", "end": "23:59",
+    # "reason": "weekend"}] — weekdays 0 = Monday, times in TIME_ZONE.
+    freeze_windows = models.JSONField(default=list, blank=True)
     # Pinned: refuses everything but an unpin or a rollback (so a bad release stays undone).
     pinned_at = models.DateTimeField(null=True, blank=True)
     pinned_reason = models.CharField(max_length=500, blank=True)
@@ -178,7 +181,21 @@ class Environment(models.Model):
         return self.name
 
     def is_frozen(self, now=None) -> bool:
-        return bool(self.frozen_until and self.frozen_until > (now or timezone.now()))
+        return self.freeze_now(now) is not None
+
+    def freeze_now(self, now=None) -> str | None:
+        """Why the environment is frozen at `now` (a one-off or a recurring window), or None."""
+        now = now or timezone.now()
+        if self.frozen_until and self.frozen_until > now:
+            return f"until {self.frozen_until:%Y-%m-%d %H:%M}: {self.freeze_reason or 'frozen'}"
+        local = timezone.localtime(now)
+        clock = local.strftime("%H:%M")
+        for window in self.freeze_windows or []:
+            if local.weekday() in window.get("weekdays", []) and (
+                window.get("start", "00:00") <= clock <= window.get("end", "23:59")
+            ):
+                return f"recurring window: {window.get('reason', 'frozen')}"
+        return None
 
     def stages_required(self) -> list[str]:
         return list(self.required_stages or settings.RELEASES_REQUIRED_STAGES)

@@ -33,6 +33,7 @@ def enqueue_after_commit(environment_id: int) -> None:
 def run_environment_queue(environment_id: int) -> int:
     """Run queued deployments of one environment until its queue is empty; how many ran."""
     recover_stale_deployments()
+    deployments.lapse_expired_approvals()
     environment = Environment.objects.get(pk=environment_id)
     ran = 0
     while (deployment := deployments.start_next(environment)) is not None:

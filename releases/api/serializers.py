@@ -124,6 +124,7 @@ class BuildHistorySerializer(BuildSerializer):
 
 class EnvironmentSerializer(serializers.ModelSerializer):
     frozen = serializers.SerializerMethodField()
+    freeze_reason = serializers.SerializerMethodField()
     pinned = serializers.SerializerMethodField()
     required_stages = serializers.SerializerMethodField()
     current_build = serializers.SerializerMethodField(help_text="The build running there.")
@@ -140,6 +141,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
             "frozen",
             "frozen_until",
             "freeze_reason",
+            "freeze_windows",
             "pinned",
             "pinned_reason",
             "deploy_backend",
@@ -150,6 +152,9 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 
     def get_frozen(self, environment) -> bool:
         return environment.is_frozen()
+
+    def get_freeze_reason(self, environment) -> str:
+        return environment.freeze_now() or ""
 
     def get_required_stages(self, environment) -> list[str]:
         return environment.stages_required() or list(settings.RELEASES_REQUIRED_STAGES)
@@ -229,10 +234,14 @@ class DeploymentSerializer(serializers.ModelSerializer):
 class DeployRequestSerializer(serializers.Serializer):
     build = serializers.CharField(max_length=128, help_text="Build id or tag.")
     reason = serializers.CharField(max_length=500)
+    break_glass = serializers.BooleanField(
+        default=False, help_text="Through a freeze: waits for a second person's approval."
+    )
 
 
 class PromoteRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
+    break_glass = serializers.BooleanField(default=False)
 
 
 class RollbackRequestSerializer(serializers.Serializer):

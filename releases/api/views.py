@@ -225,6 +225,7 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
             environment=environment,
             build=_build_named(body.validated_data["build"]),
             reason=body.validated_data["reason"],
+            break_glass=body.validated_data["break_glass"],
         )
         return self._answer(deployment, created)
 
@@ -235,7 +236,10 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
         body = PromoteRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         deployment, created = deployments.promote(
-            actor=actor_of(request), environment=environment, reason=body.validated_data["reason"]
+            actor=actor_of(request),
+            environment=environment,
+            reason=body.validated_data["reason"],
+            break_glass=body.validated_data["break_glass"],
         )
         return self._answer(deployment, created)
 

@@ -269,3 +269,59 @@ def test_concurrent_promotes_make_exactly_one_deployment():
     assert production.deployments.count() == 1
     assert len({pk for pk, _ in outcomes}) == 1
     assert sorted(created for _, created in outcomes) == [False, False, False, True]
+
+
+@pytest.mark.django_db
+def test_recurring_freeze_windows(actor, settings):
+    settings.TIME_ZONE = "UTC"
+    staging, _ = envs()
+    Environment.objects.filter(pk=staging.pk).update(
+        freeze_windows=[
+            {"weekdays": [5, 6], "start": "00:00", "end": "23:59", "reason": "weekend"}
+        ]
+    )
+    staging.refresh_from_db()
+    saturday = datetime.datetime(2026, 11, 28, 10, 0, tzinfo=datetime.UTC)
+    monday = datetime.datetime(2026, 11, 30, 10, 0, tzinfo=datetime.UTC)
+    assert "weekend" in staging.freeze_now(saturday)
+    assert staging.freeze_now(monday) is None
+    with time_machine.travel(saturday, tick=False):
+        with pytest.raises(rules.Refused) as refused:
+            rules.request_deployment(
+                actor=actor, environment=staging, build=make_build(1), reason="x"
+            )
+        assert refused.value.code == "frozen"
+    with time_machine.travel(monday, tick=False):
+        deployment, _ = rules.request_deployment(
+            actor=actor, environment=staging, build=make_build(2), reason="x"
+        )
+        assert deployment.status == S.QUEUED
+
+
+@pytest.mark.django_db
+def test_break_glass_through_a_freeze_needs_a_second_person_and_is_audited(actor):
+    from releases.models import AuditEvent
+
+    staging, _ = envs()
+    Environment.objects.filter(pk=staging.pk).update(
+        frozen_until=timezone.now() + datetime.timedelta(days=1), freeze_reason="audit"
+    )
+    deployment, _ = rules.request_deployment(
+        actor=actor, environment=staging, build=make_build(1), reason="hotfix", break_glass=True
+    )
+    assert deployment.status == S.AWAITING_APPROVAL  # staging needs no approval otherwise
+    assert AuditEvent.objects.filter(action="deployment.break_glass").exists()
+    approved = rules.decide(actor=Actor(user=approver()), deployment=deployment, approve=True)
+    assert approved.status == S.QUEUED
+
+
+@pytest.mark.django_db
+def test_unanswered_requests_lapse(actor, settings):
+    staging, production = envs()
+    deployed(staging, make_build(1))
+    request, _ = rules.promote(actor=actor, environment=production, reason="x")
+    later = timezone.now() + datetime.timedelta(hours=settings.RELEASES_APPROVAL_HOURS + 1)
+    assert rules.lapse_expired_approvals(now=timezone.now()) == 0
+    assert rules.lapse_expired_approvals(now=later) == 1
+    request.refresh_from_db()
+    assert request.status == S.CANCELLED and "expired" in request.log
