@@ -94,10 +94,12 @@ def act(admin_site, request):
     if request.method != "POST" or not source.get("reason", "").strip():
         current = rules.current_deployment(environment) if environment else None
         candidate = build
+        candidate_since = None
         if action == "promote" and environment is not None:
             previous = rules.previous_environment(environment)
             running = rules.current_deployment(previous) if previous else None
             candidate = running.build if running else None
+            candidate_since = running.finished_at if running else None
         if action == "rollback" and environment is not None and candidate is None:
             candidate = rules.previous_good_build(environment)
         context = {
@@ -115,6 +117,7 @@ def act(admin_site, request):
                 else None
             ),
             "missing_reason": request.method == "POST",
+            "candidate_since": candidate_since,
         }
         return TemplateResponse(request, "admin/releases/confirm.html", context)
 

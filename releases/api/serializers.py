@@ -237,6 +237,9 @@ class DeployRequestSerializer(serializers.Serializer):
     break_glass = serializers.BooleanField(
         default=False, help_text="Through a freeze: waits for a second person's approval."
     )
+    supersede = serializers.BooleanField(
+        default=False, help_text="Mark older queued requests for this environment superseded."
+    )
 
 
 class PromoteRequestSerializer(serializers.Serializer):

@@ -226,6 +226,7 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
             build=_build_named(body.validated_data["build"]),
             reason=body.validated_data["reason"],
             break_glass=body.validated_data["break_glass"],
+            supersede=body.validated_data["supersede"],
         )
         return self._answer(deployment, created)
 

@@ -108,3 +108,16 @@ def test_release_demo_is_idempotent_and_gives_a_promotable_staging(client):
     staff(client, RELEASE_MANAGER, username="rm")
     client.post(ACT, {"action": "promote", "environment": "production", "reason": "demo"})
     assert Deployment.objects.get(status="awaiting_approval").environment == production
+
+
+@pytest.mark.django_db
+def test_mark_and_unmark_bad_from_the_dashboard(client):
+    staff(client, RELEASE_MANAGER, username="rm")
+    build = make_build(9)
+    assert "mark bad" in client.get(DASHBOARD).content.decode()
+    client.post(ACT, {"action": "mark_bad", "build": build.pk, "reason": "breaks login"})
+    build.refresh_from_db()
+    assert build.bad_reason == "breaks login"
+    client.post(ACT, {"action": "unmark_bad", "build": build.pk, "reason": "fixed upstream"})
+    build.refresh_from_db()
+    assert build.bad_at is None
