@@ -68,6 +68,24 @@ def handle(event: str, payload: dict, actor) -> tuple[str, object]:
     raise Unmappable(f"{event or 'an event without X-Gitlab-Event'} is not used here")
 
 
+def _report_build(actor, project: dict, sha: str, **fields):
+    """The build a GitLab event is about: image = registry/project path, tag = commit SHA."""
+    build, _ = services.build_report(
+        actor=actor,
+        repository=repository_for(project),
+        tag=sha,
+        commit_sha=sha,
+        project_path=project.get("path_with_namespace") or "",
+        **fields,
+    )
+    return build
+
+
+def _job_url(project: dict, job_id) -> str:
+    web_url = project.get("web_url") or ""
+    return f"{web_url}/-/jobs/{job_id}" if web_url else ""
+
+
 def _pipeline(payload: dict, actor):
     attributes = payload.get("object_attributes") or {}
     sha = attributes.get("sha")
@@ -75,24 +93,21 @@ def _pipeline(payload: dict, actor):
         raise Unmappable("the pipeline has no sha")
     commit = payload.get("commit") or {}
     project = payload.get("project") or {}
-    build, _ = services.build_report(
-        actor=actor,
-        repository=repository_for(project),
-        tag=sha,
-        commit_sha=sha,
+    build = _report_build(
+        actor,
+        project,
+        sha,
         commit_message=commit.get("message") or "",
         commit_author=(commit.get("author") or {}).get("name") or "",
         commit_time=parse_time(commit.get("timestamp")),
         ref=attributes.get("ref") or "",
         pipeline_id=attributes.get("id"),
         pipeline_url=attributes.get("url") or "",
-        project_path=project.get("path_with_namespace") or "",
     )
     applied = 0
     for job in payload.get("builds") or []:
         if not job.get("id") or not job.get("stage"):
             continue
-        web_url = project.get("web_url") or ""
         services.stage_report(
             actor=actor,
             build=build,
@@ -103,7 +118,7 @@ def _pipeline(payload: dict, actor):
             started_at=parse_time(job.get("started_at")),
             finished_at=parse_time(job.get("finished_at")),
             duration=job.get("duration"),
-            job_url=f"{web_url}/-/jobs/{job['id']}" if web_url else "",
+            job_url=_job_url(project, job["id"]),
         )
         applied += 1
     return f"pipeline {attributes.get('id')}: build and {applied} job results", build
@@ -115,18 +130,15 @@ def _job(payload: dict, actor):
         raise Unmappable("the job event has no sha or build_id")
     project = payload.get("project") or {}
     commit = payload.get("commit") or {}
-    build, _ = services.build_report(
-        actor=actor,
-        repository=repository_for(project),
-        tag=sha,
-        commit_sha=sha,
+    build = _report_build(
+        actor,
+        project,
+        sha,
         commit_message=commit.get("message") or "",
         commit_author=commit.get("author_name") or "",
         ref=payload.get("ref") or "",
         pipeline_id=payload.get("pipeline_id"),
-        project_path=project.get("path_with_namespace") or "",
     )
-    web_url = project.get("web_url") or ""
     services.stage_report(
         actor=actor,
         build=build,
@@ -141,6 +153,6 @@ def _job(payload: dict, actor):
             payload.get("build_finished_at_iso") or payload.get("build_finished_at")
         ),
         duration=payload.get("build_duration"),
-        job_url=f"{web_url}/-/jobs/{payload['build_id']}" if web_url else "",
+        job_url=_job_url(project, payload["build_id"]),
     )
     return f"job {payload['build_id']} ({payload.get('build_status')})", build
