@@ -6,7 +6,6 @@ from django.shortcuts import get_object_or_404
 
 from blog.models import (
     Category,
-    Comment,
     CommentStatus,
     Post,
     SlugRedirect,
@@ -77,7 +76,3 @@ def categories_with_counts() -> QuerySet:
 
 def search_visible_posts(text: str) -> QuerySet:
     return search_posts(visible_posts(), text)
-
-
-def pending_comments() -> QuerySet:
-    return Comment.objects.filter(status=CommentStatus.PENDING).select_related("post")

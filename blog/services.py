@@ -124,17 +124,19 @@ def _record_revision(post: Post, user, note: str) -> Revision:
     )
 
 
-def _tags_from(tags) -> list[Tag]:
-    """Accept Tag objects or slugs; unknown slugs are refused."""
+def _tags_from(tags, user) -> list[Tag]:
+    """Tag objects or slugs; editors may introduce new slugs, anyone else gets an error."""
     result, unknown = [], []
-    for tag in tags:
+    for tag in dict.fromkeys(tags):
         if isinstance(tag, Tag):
             result.append(tag)
             continue
         found = Tag.objects.filter(slug=tag).first()
         (result.append(found) if found else unknown.append(tag))
-    if unknown:
-        raise errors.WorkflowError({"tags": f"Unknown tags: {', '.join(sorted(unknown))}."})
+    if unknown and not is_editor(user):
+        raise errors.WorkflowError({"tags": f"Unknown tags: {', '.join(unknown)}."})
+    for slug in unknown:
+        result.append(Tag.objects.create(slug=slug, name=slug.replace("-", " ").title()))
     return result
 
 
@@ -167,7 +169,7 @@ def post_create(*, user, author=None, tags: Iterable = (), **fields) -> Post:
     post.updated_at = timezone.now()
     _validate(post)
     post.save()
-    post.tags.set(_tags_from(tags))
+    post.tags.set(_tags_from(tags, user))
     SlugRedirect.objects.filter(old_slug=post.slug).delete()
     _record_revision(post, user, "Created")
     refresh_search_vectors([post.pk])
@@ -215,7 +217,7 @@ def post_update(
     updated.version = expected_version + 1
     updated.updated_at = now
     if tags is not None:
-        updated.tags.set(_tags_from(tags))
+        updated.tags.set(_tags_from(tags, user))
     _record_revision(updated, user, note)
     refresh_search_vectors([post.pk])
     touch_post(updated)

@@ -9,26 +9,12 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from blog import errors as blog_errors
+from releases.deployments import Refused
+from releases.services import ReportConflict
 
-# Domain errors that mean "this contradicts the current state": 409 Conflict.
-CONFLICT_CODES = {
-    "invalid_transition",
-    "digest_immutable",
-    "sha_mismatch",
-    # releases.deployments rules
-    "no_digest",
-    "stages_missing",
-    "not_on_previous",
-    "build_bad",
-    "frozen",
-    "pinned",
-    "own_request",
-    "not_awaiting",
-    "approval_expired",
-    "cannot_cancel",
-    "nothing_to_roll_back_to",
-    "nothing_to_promote",
-}
+# Blog workflow refusals that mean "not in this state": 409 Conflict. Release refusals are
+# 409 by their type (deployment rules, contradicting reports).
+CONFLICT_CODES = {"invalid_transition"}
 
 
 def api_exception_handler(exc, context):
@@ -53,9 +39,8 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, DjangoValidationError):
         set_rollback()
         code = getattr(exc, "code", None)
-        http_status = (
-            status.HTTP_409_CONFLICT if code in CONFLICT_CODES else status.HTTP_400_BAD_REQUEST
-        )
+        conflict = code in CONFLICT_CODES or isinstance(exc, (Refused, ReportConflict))
+        http_status = status.HTTP_409_CONFLICT if conflict else status.HTTP_400_BAD_REQUEST
         if hasattr(exc, "error_dict"):
             body = {field: messages for field, messages in exc.message_dict.items()}
         else:

@@ -13,22 +13,6 @@ from releases.metrics import dora
 from releases.models import ACTIVE_DEPLOYMENT_STATUSES, Build, Deployment, Environment
 from releases.services import Actor
 
-# Which permission each dashboard action needs (checked here, enforced again by the rules).
-ACTION_PERMISSIONS = {
-    "deploy": "releases.add_deployment",
-    "promote": "releases.add_deployment",
-    "rollback": "releases.add_deployment",
-    "cancel": "releases.add_deployment",
-    "pin": "releases.add_deployment",
-    "unpin": "releases.add_deployment",
-    "mark_bad": "releases.add_deployment",
-    "unmark_bad": "releases.add_deployment",
-    "approve": "releases.approve_deployment",
-    "reject": "releases.approve_deployment",
-    "freeze": "releases.change_environment",
-    "unfreeze": "releases.change_environment",
-}
-
 
 def dashboard(admin_site, request):
     if not request.user.has_perm("releases.view_deployment"):
@@ -76,9 +60,9 @@ def act(admin_site, request):
     """GET: a confirmation page (what changes, a reason); POST: do it through the rules."""
     source = request.POST if request.method == "POST" else request.GET
     action = source.get("action", "")
-    if action not in ACTION_PERMISSIONS:
+    if action not in rules.ACTION_PERMISSIONS:
         raise PermissionDenied("Unknown action.")
-    if not request.user.has_perm(ACTION_PERMISSIONS[action]):
+    if not request.user.has_perm(rules.ACTION_PERMISSIONS[action]):
         raise PermissionDenied(f"You may not {action.replace('_', ' ')}.")
     environment = (
         get_object_or_404(Environment, slug=source["environment"])

@@ -47,6 +47,23 @@ NOTHING_TO_PROMOTE = "{previous} runs no successful build to promote to {environ
 CANNOT_APPROVE = "You do not have permission to approve deployments."
 
 
+# The model permission a user needs for each action (CI identities use scopes instead).
+ACTION_PERMISSIONS = {
+    "deploy": "releases.add_deployment",
+    "promote": "releases.add_deployment",
+    "rollback": "releases.add_deployment",
+    "cancel": "releases.add_deployment",
+    "pin": "releases.add_deployment",
+    "unpin": "releases.add_deployment",
+    "mark_bad": "releases.add_deployment",
+    "unmark_bad": "releases.add_deployment",
+    "approve": "releases.approve_deployment",
+    "reject": "releases.approve_deployment",
+    "freeze": "releases.change_environment",
+    "unfreeze": "releases.change_environment",
+}
+
+
 class Refused(ValidationError):
     """A deployment rule said no; `code` names the rule."""
 
@@ -219,7 +236,7 @@ def decide(
 ) -> Deployment:
     """Four eyes: a user with the approve permission who did not request it decides."""
     user = actor.user
-    if not (user and user.is_authenticated and user.has_perm("releases.approve_deployment")):
+    if not (user and user.is_authenticated and user.has_perm(ACTION_PERMISSIONS["approve"])):
         raise PermissionDenied(CANNOT_APPROVE)
     _lock(deployment.environment)
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)

@@ -34,7 +34,6 @@ STAGE_RANK = {
     StageStatus.CANCELED: 3,
     StageStatus.SKIPPED: 3,
 }
-FINISHED = {s for s, rank in STAGE_RANK.items() if rank == 3}
 
 
 class BuildStatus(models.TextChoices):

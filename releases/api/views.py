@@ -153,15 +153,8 @@ class BuildViewSet(
         return Response(body, status=status.HTTP_201_CREATED if outcome.created else 200)
 
     def _build_by_id_or_tag(self, key, request):
-        if key.isdigit() and len(key) < 19:
-            build = Build.objects.filter(pk=int(key)).first()
-            if build is not None:
-                return build
-        matches = Build.objects.filter(tag=key)
         repository = request.query_params.get("repository") or request.data.get("repository")
-        if repository:
-            matches = matches.filter(repository=repository)
-        builds = list(matches[:2])
+        builds = builds_named(key, repository=repository)
         if len(builds) > 1:
             raise ValidationError(
                 {"repository": ["Several repositories have this tag; name the repository."]}
@@ -171,18 +164,26 @@ class BuildViewSet(
         return builds[0]
 
 
-CanDeploy = scope_or_permission("deploy:staging", "releases.add_deployment")
+CanDeploy = scope_or_permission("deploy:staging", deployments.ACTION_PERMISSIONS["deploy"])
+
+
+def builds_named(key: str, repository: str | None = None) -> list[Build]:
+    """The build with this id, else up to two builds with this tag (two: ambiguous)."""
+    if key.isdigit() and len(key) < 19:
+        build = Build.objects.filter(pk=int(key)).first()
+        if build is not None:
+            return [build]
+    matches = Build.objects.filter(tag=key)
+    if repository:
+        matches = matches.filter(repository=repository)
+    return list(matches[:2])
 
 
 def _build_named(key: str) -> Build:
-    query = Build.objects.filter(pk=int(key)) if key.isdigit() and len(key) < 19 else None
-    build = query.first() if query is not None else None
-    if build is None:
-        builds = list(Build.objects.filter(tag=key)[:2])
-        if len(builds) != 1:
-            raise ValidationError({"build": [f"No single build with id or tag {key!r}."]})
-        build = builds[0]
-    return build
+    builds = builds_named(key)
+    if len(builds) != 1:
+        raise ValidationError({"build": [f"No single build with id or tag {key!r}."]})
+    return builds[0]
 
 
 @extend_schema_view(
@@ -316,7 +317,11 @@ class DeploymentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         user = request.user
-        if not (user and user.is_authenticated and user.has_perm("releases.add_deployment")):
+        if not (
+            user
+            and user.is_authenticated
+            and user.has_perm(deployments.ACTION_PERMISSIONS["cancel"])
+        ):
             raise PermissionDenied("Only release staff may cancel deployments.")
         deployment = deployments.cancel(actor=actor_of(request), deployment=self.get_object())
         return Response(DeploymentSerializer(deployment).data)
