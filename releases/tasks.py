@@ -56,9 +56,13 @@ def execute(deployment: Deployment) -> Deployment:
     smoke = None
     try:
         backend = backend_for(environment)
-        _log(deployment, backend.prepare(deployment))
-        _log(deployment, backend.apply(deployment))
-        _log(deployment, backend.wait_until_healthy(deployment, settings.RELEASES_HEALTH_TIMEOUT))
+        backend.deploy(
+            deployment,
+            log=lambda line: _log(deployment, line),
+            health_timeout=environment.deploy_settings.get(
+                "health_timeout", settings.RELEASES_HEALTH_TIMEOUT
+            ),
+        )
         if environment.base_url:
             check_commit = environment.deploy_settings.get("check_commit", True)
             smoke = run_smoke_tests(

@@ -1,4 +1,8 @@
-"""The interface a deploy backend implements (noop here; Docker and Swarm next)."""
+"""The interface every deploy backend implements, and the error it raises."""
+
+from collections.abc import Callable
+
+Log = Callable[[str], None]
 
 
 class BackendError(Exception):
@@ -6,24 +10,22 @@ class BackendError(Exception):
 
 
 class DeployBackend:
-    """prepare -> apply -> wait_until_healthy; `current` says what runs now."""
+    """`deploy` makes the environment run the deployment's image (by digest) or raises
+    BackendError leaving the previous version serving; `current` says what runs now."""
 
     name = "base"
 
-    def __init__(self, options: dict):
+    def __init__(self, environment, options: dict):
+        self.environment = environment
         self.options = options
 
-    def prepare(self, deployment) -> str:
-        """Check what the deployment needs (e.g. pull the image by digest); returns a log line."""
-        raise NotImplementedError
+    def deploy(self, deployment, *, log: Log, health_timeout: float) -> None:
+        """Pull, start, wait until healthy (at most `health_timeout` s), retire the old one.
 
-    def apply(self, deployment) -> str:
-        """Start the new version and retire the old one; returns a log line."""
-        raise NotImplementedError
-
-    def wait_until_healthy(self, deployment, timeout: float) -> str:
+        `log` takes one line at a time (it also refreshes the deployment's heartbeat); lines
+        never carry secret values."""
         raise NotImplementedError
 
     def current(self) -> dict:
-        """What the target runs now, as the backend sees it."""
+        """What the target runs now, as the backend sees it: {"image": ..., ...}."""
         raise NotImplementedError

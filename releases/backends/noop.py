@@ -5,20 +5,12 @@ from releases.backends.base import DeployBackend
 
 class NoopBackend(DeployBackend):
     name = "noop"
+    _running: dict[str, str] = {}  # environment slug -> image, for `current` in one process
 
-    def __init__(self, options: dict):
-        super().__init__(options)
-        self._image = None
-
-    def prepare(self, deployment) -> str:
-        return f"noop: would pull {deployment.image}"
-
-    def apply(self, deployment) -> str:
-        self._image = deployment.image
-        return f"noop: {deployment.image} recorded as running"
-
-    def wait_until_healthy(self, deployment, timeout: float) -> str:
-        return "noop: nothing to wait for"
+    def deploy(self, deployment, *, log, health_timeout) -> None:
+        log(f"noop: would pull {deployment.image}")
+        self._running[self.environment.slug] = deployment.image
+        log(f"noop: {deployment.image} recorded as running")
 
     def current(self) -> dict:
-        return {"image": self._image}
+        return {"image": self._running.get(self.environment.slug)}

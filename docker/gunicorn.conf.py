@@ -1,0 +1,20 @@
+"""gunicorn settings for the container image, every one from the environment."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# SO_REUSEPORT lets a new container bind the same host port before the old one leaves
+# (start-first deployments on the host network; see releases/backends/docker.py).
+reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "0") == "1"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+errorlog = "-"
+# Heartbeat files in memory: a container's overlay filesystem can stall them.
+worker_tmp_dir = "/dev/shm"
+# gunicorn 27 control socket: not used here, and the app user cannot write its default path.
+control_socket_disable = True

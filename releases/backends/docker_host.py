@@ -1,0 +1,205 @@
+"""The `docker` backend: one container per environment on a Docker Engine host, replaced
+start-first (the new one must be healthy before the old one is retired).
+
+Settings (Environment.deploy_settings), all optional but `docker_host` where $DOCKER_HOST is
+unset on the worker:
+  docker_host       unix:///var/run/docker.sock, tcp://host:2376, ssh://...
+  tls               {"ca_cert": path, "client_cert": path, "client_key": path}
+  name              container name prefix (default "blog-<environment slug>")
+  env               plain environment variables for the container
+  secret_env        {"CONTAINER_VAR": "WORKER_VAR"}: values read from the worker's environment
+  network_mode      "host" (default: with GUNICORN_REUSE_PORT=1 old and new share the port
+                    while both run, so nothing is refused during the switch) or "bridge"
+  network           a user-defined network to join instead (behind a proxy)
+  ports             {"8000/tcp": 8080} for a bridge network; such a port cannot be shared,
+                    so the switch stops the old container first (strategy "stop-first")
+  strategy          "start-first" (default) or "stop-first"
+  health_interval   seconds between health probes (overrides the image's interval)
+  stop_timeout      seconds a retiring container gets to finish its requests (default 20)
+  registry_auth     {"username_env": ..., "password_env": ...}
+"""
+
+import time
+
+import docker.errors
+import docker.types
+import requests.exceptions
+
+from releases.backends.base import BackendError, DeployBackend
+from releases.backends.engine import (
+    LABEL_BUILD,
+    LABEL_DEPLOYMENT,
+    LABEL_ENVIRONMENT,
+    LABEL_ROLE,
+    container_environment,
+    engine_client,
+    engine_errors,
+    ensure_image,
+)
+
+NANOSECONDS = 1_000_000_000
+
+
+class DockerBackend(DeployBackend):
+    name = "docker"
+
+    @property
+    def prefix(self) -> str:
+        return self.options.get("name") or f"blog-{self.environment.slug}"
+
+    def _serving(self, client):
+        return client.containers.list(
+            all=True,
+            filters={
+                "label": [f"{LABEL_ENVIRONMENT}={self.environment.slug}", f"{LABEL_ROLE}=web"]
+            },
+        )
+
+    def deploy(self, deployment, *, log, health_timeout) -> None:
+        client = engine_client(self.options)
+        ensure_image(client, deployment.image, self.options, log)
+        previous = [c for c in self._serving(client) if c.status == "running"]
+        leftovers = [c for c in self._serving(client) if c.status != "running"]
+        for container in leftovers:  # stopped ones from an interrupted switch
+            with engine_errors(f"removing the stopped container {container.name}"):
+                container.remove(force=True)
+        stop_first = self.options.get("strategy", "start-first") == "stop-first"
+        if stop_first:
+            for container in previous:
+                self._stop(container, log)
+        new = self._start(client, deployment, log)
+        try:
+            self._wait_until_healthy(new, health_timeout, log)
+        except BackendError:
+            self._remove(new, log)
+            if stop_first:
+                for container in previous:
+                    with engine_errors(f"restarting {container.name}"):
+                        container.start()
+                    log(f"restarted the previous container {container.name}")
+            else:
+                log("the previous container keeps serving")
+            raise
+        for container in previous:
+            if not stop_first:
+                self._stop(container, log)
+            self._remove(container, log)
+        log(f"{new.name} serves {deployment.image}")
+
+    def _start(self, client, deployment, log):
+        image = client.images.get(deployment.image)
+        name = f"{self.prefix}-{deployment.pk}"
+        stale = client.containers.list(all=True, filters={"name": f"^/{name}$"})
+        for container in stale:  # a retry of the same deployment
+            container.remove(force=True)
+        run_options = {
+            "name": name,
+            "detach": True,
+            "init": True,  # signals reach gunicorn; python as PID 1 would ignore SIGTERM
+            "environment": container_environment(self.options),
+            "labels": {
+                LABEL_ENVIRONMENT: self.environment.slug,
+                LABEL_DEPLOYMENT: str(deployment.pk),
+                LABEL_BUILD: deployment.build.tag,
+                LABEL_ROLE: "web",
+            },
+            "restart_policy": {"Name": "unless-stopped"},
+            "stop_signal": "SIGTERM",
+        }
+        if self.options.get("network"):
+            run_options["network"] = self.options["network"]
+        else:
+            run_options["network_mode"] = self.options.get("network_mode", "host")
+        if self.options.get("ports"):
+            run_options["ports"] = self.options["ports"]
+        if self.options.get("command"):
+            run_options["command"] = self.options["command"]
+        interval = self.options.get("health_interval")
+        test = ((image.attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test")
+        if interval and test:
+            run_options["healthcheck"] = docker.types.Healthcheck(
+                test=test,
+                interval=int(float(interval) * NANOSECONDS),
+                timeout=3 * NANOSECONDS,
+                retries=3,
+                start_period=int(float(interval) * 10 * NANOSECONDS),
+            )
+        with engine_errors(f"starting {name}"):
+            container = client.containers.run(deployment.image, **run_options)
+        # Which variables were set, never their values.
+        log(f"started {name} ({len(run_options['environment'])} environment variables set)")
+        return container
+
+    def _wait_until_healthy(self, container, timeout: float, log) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                container.reload()
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+                raise BackendError(f"{container.name}: {error}") from None
+            state = container.attrs["State"]
+            health = (state.get("Health") or {}).get("Status")
+            if state["Status"] in ("exited", "dead"):
+                raise BackendError(
+                    f"{container.name} exited with code {state.get('ExitCode')}: "
+                    f"{self._tail(container)}"
+                )
+            if health == "healthy" or (health is None and state["Status"] == "running"):
+                log(f"{container.name} is healthy" + ("" if health else " (no HEALTHCHECK)"))
+                return
+            if health == "unhealthy":
+                raise BackendError(f"{container.name} is unhealthy: {self._last_probe(state)}")
+            if time.monotonic() >= deadline:
+                raise BackendError(
+                    f"{container.name} not healthy after {timeout:g}s "
+                    f"(health: {health}; {self._last_probe(state)})"
+                )
+            time.sleep(0.5)
+
+    @staticmethod
+    def _last_probe(state) -> str:
+        probes = (state.get("Health") or {}).get("Log") or []
+        if not probes:
+            return "no probe has run"
+        last = probes[-1]
+        return (
+            f"last probe exit {last.get('ExitCode')}: {(last.get('Output') or '').strip()[:200]}"
+        )
+
+    @staticmethod
+    def _tail(container) -> str:
+        try:
+            lines = container.logs(tail=5).decode(errors="replace").strip().splitlines()
+        except docker.errors.DockerException:
+            return "(no logs)"
+        return " | ".join(line[:200] for line in lines) or "(no output)"
+
+    def _stop(self, container, log) -> None:
+        with engine_errors(f"stopping {container.name}"):
+            container.stop(timeout=int(self.options.get("stop_timeout", 20)))
+        log(f"stopped {container.name}")
+
+    def _remove(self, container, log) -> None:
+        try:
+            container.remove(force=True)
+            log(f"removed {container.name}")
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException as error:
+            log(f"could not remove {container.name}: {error}")
+
+    def current(self) -> dict:
+        client = engine_client(self.options)
+        running = [c for c in self._serving(client) if c.status == "running"]
+        return {
+            "image": running[0].attrs["Config"]["Image"] if running else None,
+            "containers": [
+                {
+                    "name": c.name,
+                    "image": c.attrs["Config"]["Image"],
+                    "deployment": c.labels.get(LABEL_DEPLOYMENT),
+                    "build": c.labels.get(LABEL_BUILD),
+                }
+                for c in running
+            ],
+        }

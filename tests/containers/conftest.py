@@ -1,0 +1,147 @@
+"""Fixtures for the tests on a real Docker Engine: the image built from our Dockerfile (two
+versions and two broken ones), pushed to the local registry, and a database for them.
+
+`scripts/container_env.sh start` provides the engine, the stand-in base image, the registry
+and the swarm. Without an engine these tests skip, unless CONTAINER_TESTS=required (CI), when
+a missing engine is an error.
+"""
+
+import io
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import docker
+import docker.errors
+import psycopg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY = os.environ.get("CONTAINER_REGISTRY", "127.0.0.1:5000")
+BASE_IMAGE = os.environ.get("CONTAINER_BASE_IMAGE", "lawvriksh/python-base:3.13-trixie")
+REPOSITORY = f"{REGISTRY}/blog-test"
+DATABASE = "lawvriksh_containers"
+SHA_A = "a" * 40
+SHA_B = "b" * 40
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/containers/" in str(item.fspath):
+            item.add_marker(pytest.mark.container)
+
+
+def _unavailable(reason: str):
+    if os.environ.get("CONTAINER_TESTS") == "required":
+        pytest.fail(f"container tests are required here but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def engine():
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except docker.errors.DockerException as error:
+        _unavailable(f"no Docker Engine ({error}); run scripts/container_env.sh start")
+    try:
+        client.images.get(BASE_IMAGE)
+    except docker.errors.ImageNotFound:
+        _unavailable(f"no base image {BASE_IMAGE}; run scripts/container_env.sh start")
+    try:
+        urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=3)
+    except OSError:
+        _unavailable(f"no registry at {REGISTRY}; run scripts/container_env.sh start")
+    yield client
+    client.close()
+
+
+def _push(client, tag: str) -> str:
+    """Push repository:tag; the registry's digest as repository@sha256:..."""
+    for line in client.images.push(REPOSITORY, tag=tag, stream=True, decode=True):
+        if "error" in line:
+            raise AssertionError(f"push failed: {line['error']}")
+    image = client.images.get(f"{REPOSITORY}:{tag}")
+    digests = [d for d in image.attrs["RepoDigests"] if d.startswith(REPOSITORY + "@")]
+    assert digests, image.attrs["RepoDigests"]
+    return digests[0]
+
+
+def build_image(client, tag: str, **buildargs) -> str:
+    """Build our Dockerfile on the stand-in base; returns the pushed reference by digest."""
+    wheels = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "-r", "requirements.txt", "-w", "wheelhouse"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert wheels.returncode == 0, wheels.stderr[-3000:]
+    client.images.build(
+        path=str(ROOT),
+        tag=f"{REPOSITORY}:{tag}",
+        buildargs={"BASE_IMAGE": BASE_IMAGE, **buildargs},
+        rm=True,
+        forcerm=True,
+    )
+    return _push(client, tag)
+
+
+def derive_image(client, tag: str, parent: str, lines: str) -> str:
+    dockerfile = f"FROM {parent}\n{lines}\n".encode()
+    client.images.build(fileobj=io.BytesIO(dockerfile), tag=f"{REPOSITORY}:{tag}", rm=True)
+    return _push(client, tag)
+
+
+@pytest.fixture(scope="session")
+def images(engine):
+    """{"a", "b": two versions; "unhealthy": health check fails; "crash": exits at start}."""
+    a = build_image(engine, SHA_A, GIT_SHA=SHA_A, APP_VERSION="1.0.0", BUILD_TIME="2026-11-26")
+    b = build_image(engine, SHA_B, GIT_SHA=SHA_B, APP_VERSION="1.1.0", BUILD_TIME="2026-11-26")
+    unhealthy = derive_image(
+        engine,
+        "unhealthy",
+        a,
+        "HEALTHCHECK --interval=1s --timeout=2s --start-period=1s --retries=2 "
+        'CMD ["python3", "-c", "raise SystemExit(1)"]',
+    )
+    crash = derive_image(
+        engine, "crash", a, "ENV DJANGO_SETTINGS_MODULE=config.settings.does_not_exist"
+    )
+    return {"a": a, "b": b, "unhealthy": unhealthy, "crash": crash}
+
+
+@pytest.fixture(scope="session")
+def container_database():
+    """A fresh PostgreSQL database on the host for the containers (they migrate it)."""
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DATABASE}")
+    yield f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_environment(database_url: str, port: int) -> dict[str, str]:
+    """What a container of ours needs (host network: PostgreSQL on 127.0.0.1)."""
+    return {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": database_url,
+        "RUN_MIGRATIONS": "1",
+        "SECURE_SSL_REDIRECT": "0",
+        "PORT": str(port),
+        "GUNICORN_REUSE_PORT": "1",
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_GRACEFUL_TIMEOUT": "3",
+    }
