@@ -2,14 +2,20 @@
 
 import os
 
-bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
+# GUNICORN_HEALTH_BIND: a second address only this container listens on; the image's
+# HEALTHCHECK probes it, so on the host network (where old and new containers share PORT)
+# the probe reaches this container and not its predecessor. The deploy backends set it.
+HEALTH_BIND = os.environ.get("GUNICORN_HEALTH_BIND", "")
+bind = [os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")]
+if HEALTH_BIND:
+    bind.append(HEALTH_BIND)
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # SO_REUSEPORT lets a new container bind the same host port before the old one leaves
-# (start-first deployments on the host network; see releases/backends/docker.py).
+# (start-first deployments on the host network; see releases/backends/docker_host.py).
 reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "0") == "1"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"

@@ -34,7 +34,10 @@ from releases.backends.engine import (
     container_environment,
     engine_client,
     engine_errors,
+    HEALTH_BIND,
     ensure_image,
+    env_value,
+    health_bind_for,
 )
 
 NANOSECONDS = 1_000_000_000
@@ -67,7 +70,7 @@ class DockerBackend(DeployBackend):
         if stop_first:
             for container in previous:
                 self._stop(container, log)
-        new = self._start(client, deployment, log)
+        new = self._start(client, deployment, previous, log)
         try:
             self._wait_until_healthy(new, health_timeout, log)
         except BackendError:
@@ -86,7 +89,7 @@ class DockerBackend(DeployBackend):
             self._remove(container, log)
         log(f"{new.name} serves {deployment.image}")
 
-    def _start(self, client, deployment, log):
+    def _start(self, client, deployment, previous, log):
         image = client.images.get(deployment.image)
         name = f"{self.prefix}-{deployment.pk}"
         stale = client.containers.list(all=True, filters={"name": f"^/{name}$"})
@@ -110,6 +113,11 @@ class DockerBackend(DeployBackend):
             run_options["network"] = self.options["network"]
         else:
             run_options["network_mode"] = self.options.get("network_mode", "host")
+        if run_options.get("network_mode") == "host":
+            in_use = {env_value(c.attrs["Config"]["Env"], HEALTH_BIND) for c in previous}
+            run_options["environment"][HEALTH_BIND] = health_bind_for(
+                deployment.pk, in_use, self.options
+            )
         if self.options.get("ports"):
             run_options["ports"] = self.options["ports"]
         if self.options.get("command"):
@@ -139,7 +147,9 @@ class DockerBackend(DeployBackend):
                 raise BackendError(f"{container.name}: {error}") from None
             state = container.attrs["State"]
             health = (state.get("Health") or {}).get("Status")
-            if state["Status"] in ("exited", "dead"):
+            # With a restart policy a crashing container shows as restarting, not exited.
+            crashed = state["Status"] in ("exited", "dead", "restarting")
+            if crashed or container.attrs.get("RestartCount", 0) > 0:
                 raise BackendError(
                     f"{container.name} exited with code {state.get('ExitCode')}: "
                     f"{self._tail(container)}"

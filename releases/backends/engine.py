@@ -101,3 +101,24 @@ def container_environment(options: dict) -> dict[str, str]:
     for name, source in (options.get("secret_env") or {}).items():
         values[str(name)] = secret_from_environment(source)
     return values
+
+
+HEALTH_BIND = "GUNICORN_HEALTH_BIND"
+
+
+def health_bind_for(deployment_pk: int, in_use: set[str], options: dict) -> str:
+    """A 127.0.0.1 address for the new container's own health probe, unlike those of the
+    containers still running (on the host network they all share one port otherwise)."""
+    first, last = options.get("health_ports", [18000, 18999])
+    span = last - first + 1
+    for step in range(span):
+        address = f"127.0.0.1:{first + (deployment_pk + step) % span}"
+        if address not in in_use:
+            return address
+    raise BackendError(f"no free health port in {first}-{last}")
+
+
+def env_value(env_list: list[str] | None, name: str) -> str | None:
+    """A variable's value from a container's or a service's ["NAME=value", ...] list."""
+    prefix = f"{name}="
+    return next((item[len(prefix) :] for item in env_list or [] if item.startswith(prefix)), None)

@@ -1,0 +1,197 @@
+"""The `docker` backend on a real engine: A, then B, then a rollback to A, each checked on
+the port; a B whose health check fails leaves A serving; engine and image errors."""
+
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from releases import deployments as rules
+from releases import tasks
+from releases.models import Build, Deployment, DeploymentStatus, Environment, StageResult
+from releases.services import Actor
+from tests.containers.conftest import REPOSITORY, SHA_A, SHA_B, app_environment, free_port
+from tests.releases.test_deployment_rules import manager
+
+S = DeploymentStatus
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def commit_on(port: int) -> str | None:
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/version/", headers={"Host": "localhost"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())["commit"]
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+class PortWatcher(threading.Thread):
+    """Asks the port for its commit every 50 ms, from a second thread, and keeps the answers."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.port, self.answers, self.running = port, [], True
+
+    def run(self):
+        while self.running:
+            self.answers.append(commit_on(self.port))
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.join()
+
+
+def build_row(reference: str, sha: str, n: int) -> Build:
+    repository, digest = reference.split("@")
+    build = Build.objects.create(repository=repository, tag=sha, commit_sha=sha, digest=digest)
+    for job, stage in enumerate(["lint", "test", "security", "build"]):
+        StageResult.objects.create(build=build, stage=stage, job_id=n * 10 + job, status="success")
+    return build
+
+
+@pytest.fixture
+def staging(engine, container_database, monkeypatch, settings):
+    settings.RELEASES_SMOKE_ATTEMPTS = 20
+    settings.RELEASES_SMOKE_BACKOFF = 0.25
+    settings.RELEASES_SMOKE_TIMEOUT = 60
+    port = free_port()
+    plain = app_environment(container_database, port)
+    # Secrets come from the worker's environment, named in the settings, never stored.
+    monkeypatch.setenv("STAGING_SECRET_KEY", plain.pop("SECRET_KEY"))
+    monkeypatch.setenv("STAGING_DATABASE_URL", plain.pop("DATABASE_URL"))
+    Environment.objects.filter(slug="staging").update(
+        base_url=f"http://127.0.0.1:{port}",
+        deploy_backend="docker",
+        deploy_settings={
+            "name": f"blog-test-{port}",
+            "env": plain,
+            "secret_env": {
+                "SECRET_KEY": "STAGING_SECRET_KEY",
+                "DATABASE_URL": "STAGING_DATABASE_URL",
+            },
+            "network_mode": "host",
+            "health_interval": 1,
+            "health_timeout": 90,
+            "stop_timeout": 5,
+        },
+    )
+    environment = Environment.objects.get(slug="staging")
+    environment.port = port
+    yield environment
+    for container in engine.containers.list(
+        all=True, filters={"label": "org.lawvriksh.environment=staging"}
+    ):
+        container.remove(force=True)
+
+
+def deploy(environment, build, actor) -> Deployment:
+    deployment, _ = rules.request_deployment(
+        actor=actor, environment=environment, build=build, reason="container test"
+    )
+    tasks.run_environment_queue.call(environment.pk)
+    deployment.refresh_from_db()
+    return deployment
+
+
+def serving(engine):
+    return engine.containers.list(filters={"label": "org.lawvriksh.environment=staging"})
+
+
+def test_deploy_a_then_b_then_roll_back_to_a(engine, images, staging):
+    actor = Actor(user=manager())
+    port = staging.port
+    build_a = build_row(images["a"], SHA_A, 1)
+    build_b = build_row(images["b"], SHA_B, 2)
+
+    first = deploy(staging, build_a, actor)
+    assert first.status == S.SUCCEEDED, first.log
+    assert commit_on(port) == SHA_A
+    assert len(serving(engine)) == 1
+    assert "environment variables set" in first.log
+
+    with PortWatcher(port) as watcher:
+        second = deploy(staging, build_b, actor)
+    assert second.status == S.SUCCEEDED, second.log
+    assert commit_on(port) == SHA_B
+    [container] = serving(engine)
+    assert container.labels["org.lawvriksh.deployment"] == str(second.pk)
+    assert container.attrs["Config"]["Image"] == images["b"]  # by digest, never a tag
+    answered = [a for a in watcher.answers if a]
+    assert answered[0] == SHA_A and answered[-1] == SHA_B
+    assert set(answered) == {SHA_A, SHA_B}
+    # Start-first on a shared port: every request was answered, by A, then both, then B.
+    assert None not in watcher.answers, watcher.answers
+
+    rules.rollback(actor=actor, environment=staging, reason="B is wrong")
+    tasks.run_environment_queue.call(staging.pk)
+    rollback = Deployment.objects.filter(kind="rollback").get()
+    assert rollback.status == S.SUCCEEDED, rollback.log
+    assert rollback.build == build_a
+    assert commit_on(port) == SHA_A
+    [container] = serving(engine)
+    assert container.attrs["Config"]["Image"] == images["a"]
+    secret = staging.deploy_settings["secret_env"]
+    for deployment in Deployment.objects.all():
+        for variable in secret.values():
+            assert os.environ[variable] not in deployment.log
+
+
+def test_a_b_whose_health_check_fails_leaves_a_serving(engine, images, staging):
+    actor = Actor(user=manager())
+    port = staging.port
+    build_a = build_row(images["a"], SHA_A, 1)
+    assert deploy(staging, build_a, actor).status == S.SUCCEEDED
+    broken = build_row(images["unhealthy"], "c" * 40, 3)
+
+    with PortWatcher(port) as watcher:
+        failed = deploy(staging, broken, actor)
+    assert failed.status == S.FAILED
+    assert "is unhealthy" in failed.log and "the previous container keeps serving" in failed.log
+    assert set(watcher.answers) == {SHA_A}  # every request answered, by A, throughout
+    [container] = serving(engine)
+    assert container.attrs["Config"]["Image"] == images["a"]
+    assert not engine.containers.list(all=True, filters={"name": f"blog-test-{port}-{failed.pk}"})
+    # The worker then rolled the environment back to its last good build, A.
+    rollback = Deployment.objects.get(kind="rollback")
+    assert rollback.build == build_a and rollback.status == S.SUCCEEDED
+    assert commit_on(port) == SHA_A
+
+
+def test_a_container_that_exits_fails_fast_with_its_output(engine, images, staging):
+    actor = Actor(user=manager())
+    crash = build_row(images["crash"], "d" * 40, 4)
+    started = time.monotonic()
+    failed = deploy(staging, crash, actor)
+    assert failed.status == S.FAILED
+    assert "exited with code" in failed.log
+    assert "does_not_exist" in failed.log  # the container's last lines say why
+    assert time.monotonic() - started < 60
+    assert serving(engine) == []
+
+
+def test_engine_unreachable_and_missing_image_fail_with_the_reason(engine, images, staging):
+    actor = Actor(user=manager())
+    missing = build_row(f"{REPOSITORY}@sha256:{'0' * 64}", "e" * 40, 5)
+    failed = deploy(staging, missing, actor)
+    assert failed.status == S.FAILED
+    assert f"pulling {REPOSITORY}@sha256:{'0' * 64}" in failed.log
+
+    Environment.objects.filter(pk=staging.pk).update(
+        deploy_settings={**staging.deploy_settings, "docker_host": "unix:///nonexistent.sock"}
+    )
+    build_a = build_row(images["a"], SHA_A, 1)
+    failed = deploy(staging, build_a, actor)
+    assert failed.status == S.FAILED
+    assert "Docker Engine unreachable at unix:///nonexistent.sock" in failed.log
