@@ -12,7 +12,6 @@ Settings (Environment.deploy_settings):
 """
 
 import copy
-import datetime
 import time
 
 import docker.auth
@@ -21,23 +20,19 @@ import requests.exceptions
 
 from releases.backends.base import BackendError, DeployBackend
 from releases.backends.engine import (
+    HEALTH_BIND,
     engine_client,
     engine_errors,
     ensure_image,
+    env_value,
+    health_bind_for,
     registry_auth,
 )
 
 NANOSECONDS = 1_000_000_000
-ROLLED_BACK = {"rollback_started", "rollback_paused", "rollback_completed", "paused"}
-
-
-def _timestamp(value: str | None) -> datetime.datetime | None:
-    """Docker's RFC 3339 times carry nanoseconds; Python parses microseconds."""
-    if not value:
-        return None
-    head, _, rest = value.partition(".")
-    fraction = "".join(ch for ch in rest if ch.isdigit())[:6]
-    return datetime.datetime.fromisoformat(f"{head}.{fraction or '0'}+00:00")
+# Update states after which Swarm does nothing more on its own (rollback_started is not one:
+# the old tasks are still coming back).
+GAVE_UP = {"rollback_paused", "rollback_completed", "paused"}
 
 
 class SwarmBackend(DeployBackend):
@@ -78,12 +73,14 @@ class SwarmBackend(DeployBackend):
         moved: list[str] = []
         for service in services:
             try:
-                self._move(client, service, deployment.image, deadline, log)
+                self._move(client, service, deployment.image, deployment.pk, deadline, log)
             except BackendError as error:
                 log(f"{service.name}: {error}")
                 # The failed one too: after a timeout (not Swarm's own rollback) it is
                 # still on the new image.
-                self._move_back(client, [*moved, service.name], before, health_timeout, log)
+                self._move_back(
+                    client, [*moved, service.name], before, deployment.pk + 1, health_timeout, log
+                )
                 raise BackendError(
                     f"{service.name} did not converge on {deployment.image}: {error}; "
                     f"every service is back on its previous image"
@@ -91,20 +88,33 @@ class SwarmBackend(DeployBackend):
             moved.append(service.name)
         log(f"{', '.join(moved)} run {deployment.image}")
 
-    def _move(self, client, service, image: str, deadline: float, log) -> None:
+    def _move(self, client, service, image: str, salt: int, deadline: float, log) -> None:
         """Point one service at `image` (optimistic lock on its version) and wait."""
+        service = self._service(client, service.name)  # the version this update builds on
         spec = copy.deepcopy(service.attrs["Spec"])
         if spec["TaskTemplate"]["ContainerSpec"]["Image"] == image and self._converged(
             service, image
         ):
             log(f"{service.name} already runs {image}")
             return
-        spec["TaskTemplate"]["ContainerSpec"]["Image"] = image
+        container_spec = spec["TaskTemplate"]["ContainerSpec"]
+        container_spec["Image"] = image
+        if env_value(container_spec.get("Env"), "GUNICORN_REUSE_PORT") == "1":
+            # Old and new tasks share the host's port: each version's health probe gets an
+            # address of its own (see docker/gunicorn.conf.py).
+            current = env_value(container_spec.get("Env"), HEALTH_BIND)
+            address = health_bind_for(salt, {current}, self.options)
+            container_spec["Env"] = [
+                item for item in container_spec.get("Env", []) if not item.startswith(HEALTH_BIND)
+            ] + [f"{HEALTH_BIND}={address}"]
         spec.update(self._update_config())
         version = service.attrs["Version"]["Index"]
+        # Swarm keeps the last update's status until it starts this one: remember which it
+        # was, so a stale "completed" or "rollback_completed" is not read as this one's.
+        earlier = (service.attrs.get("UpdateStatus") or {}).get("StartedAt")
         self._post_update(client, service, spec, version, {})
         log(f"{service.name}: update to {image} started (service version {version})")
-        self._wait(client, service.name, image, deadline, log)
+        self._wait(client, service.name, image, earlier, deadline, log)
 
     def _post_update(self, client, service, spec, version, params) -> None:
         api = client.api
@@ -121,20 +131,22 @@ class SwarmBackend(DeployBackend):
             )
             api._raise_for_status(response)
 
-    def _wait(self, client, name: str, image: str, deadline: float, log) -> None:
+    def _wait(self, client, name: str, image: str, earlier, deadline: float, log) -> None:
         """Until Swarm says this update completed and every task runs `image`."""
+        rolling_back = False
         while True:
             with engine_errors(f"inspecting {name}"):
                 service = client.services.get(name)
             status = service.attrs.get("UpdateStatus") or {}
-            started = _timestamp(status.get("StartedAt"))
-            updated = _timestamp(service.attrs.get("UpdatedAt"))
-            current = started is None or updated is None or started >= updated
-            state = status.get("State") if current else None
-            if state in ROLLED_BACK:
+            ours = status.get("StartedAt") not in (None, earlier)
+            state = status.get("State") if ours else None
+            if state in GAVE_UP:
                 raise BackendError(
                     f"Swarm rolled the update back ({state}: {status.get('Message', '')})"
                 )
+            if state == "rollback_started" and not rolling_back:
+                log(f"{name}: Swarm is rolling back ({status.get('Message', '')})")
+                rolling_back = True
             if state in (None, "completed") and self._converged(service, image):
                 log(f"{name} converged on {image}")
                 return
@@ -158,12 +170,13 @@ class SwarmBackend(DeployBackend):
         ]
         return len(running) >= replicas and len(running) == len(tasks)
 
-    def _move_back(self, client, names, before, health_timeout, log) -> None:
+    def _move_back(self, client, names, before, salt, health_timeout, log) -> None:
         """Services already moved go back to the image they had before this deployment."""
         for name in names:
             try:
                 service = self._service(client, name)
-                self._move(client, service, before[name], time.monotonic() + health_timeout, log)
+                deadline = time.monotonic() + health_timeout
+                self._move(client, service, before[name], salt, deadline, log)
             except BackendError as error:
                 log(f"{name}: could not move back to {before[name]}: {error}")
 

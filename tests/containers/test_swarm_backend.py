@@ -1,0 +1,160 @@
+"""The `swarm` backend on a real single-node swarm: web and worker moved together to A, B,
+back to A from our ledger; a B that crashes is rolled back by Swarm itself, and the worker
+stays with web."""
+
+import time
+
+import docker.types
+import pytest
+
+from releases import deployments as rules
+from releases import tasks
+from releases.models import Deployment, DeploymentStatus, Environment
+from releases.services import Actor
+from tests.containers.conftest import SHA_A, SHA_B, app_environment, free_port
+from tests.containers.test_docker_backend import PortWatcher, build_row, commit_on, deploy
+from tests.releases.test_deployment_rules import manager
+
+S = DeploymentStatus
+SECOND = 1_000_000_000
+pytestmark = pytest.mark.django_db(transaction=True)
+STACK = "blogtest"
+WEB, WORKER = f"{STACK}_web", f"{STACK}_worker"
+
+
+def service_image(engine, name: str) -> str:
+    return engine.services.get(name).attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+
+
+def running_images(engine, name: str) -> set[str]:
+    tasks_ = engine.services.get(name).tasks(filters={"desired-state": "running"})
+    return {
+        t["Spec"]["ContainerSpec"]["Image"] for t in tasks_ if t["Status"]["State"] == "running"
+    }
+
+
+@pytest.fixture
+def stack(engine, images, container_database, settings):
+    """The stack as `docker stack deploy` would leave it, on A: web (host network, shared
+    port) and worker (db_worker, no health check)."""
+    settings.RELEASES_SMOKE_ATTEMPTS = 20
+    settings.RELEASES_SMOKE_BACKOFF = 0.25
+    settings.RELEASES_SMOKE_TIMEOUT = 60
+    port = free_port()
+    environment = [f"{k}={v}" for k, v in app_environment(container_database, port).items()]
+    common = {
+        "networks": ["host"],  # PostgreSQL on the host's 127.0.0.1; no routing mesh here
+        "env": environment,
+        "init": True,
+        "stop_grace_period": 5 * SECOND,
+    }
+    for name in (WEB, WORKER):
+        for old in engine.services.list(filters={"name": name}):
+            old.remove()
+    engine.services.create(
+        images["a"],
+        name=WEB,
+        healthcheck=docker.types.Healthcheck(
+            test=["CMD", "python3", "/app/docker/healthcheck.py"],
+            interval=SECOND,
+            timeout=3 * SECOND,
+            retries=3,
+            start_period=15 * SECOND,
+        ),
+        **common,
+    )
+    engine.services.create(
+        images["a"],
+        name=WORKER,
+        command=["python3", "manage.py", "db_worker", "--no-startup-delay"],
+        healthcheck=docker.types.Healthcheck(test=["NONE"]),
+        **common,
+    )
+    deadline = time.monotonic() + 90
+    while commit_on(port) != SHA_A or running_images(engine, WORKER) != {images["a"]}:
+        assert time.monotonic() < deadline, "the stack did not start on A"
+        time.sleep(0.5)
+    Environment.objects.filter(slug="staging").update(
+        base_url=f"http://127.0.0.1:{port}",
+        deploy_backend="swarm",
+        deploy_settings={
+            "stack": STACK,
+            "update": {"monitor": 2},
+            "health_timeout": 120,
+        },
+    )
+    staging = Environment.objects.get(slug="staging")
+    staging.port = port
+    yield staging
+    for name in (WEB, WORKER):
+        for service in engine.services.list(filters={"name": name}):
+            service.remove()
+
+
+def test_web_and_worker_move_together_and_roll_back_from_the_ledger(engine, images, stack):
+    actor = Actor(user=manager())
+    build_a = build_row(images["a"], SHA_A, 1)
+    build_b = build_row(images["b"], SHA_B, 2)
+
+    first = deploy(stack, build_a, actor)
+    assert first.status == S.SUCCEEDED, first.log
+    assert f"{WEB} already runs" in first.log
+
+    with PortWatcher(stack.port) as watcher:
+        second = deploy(stack, build_b, actor)
+    assert second.status == S.SUCCEEDED, second.log
+    assert commit_on(stack.port) == SHA_B
+    for name in (WEB, WORKER):
+        assert service_image(engine, name) == images["b"]
+        assert running_images(engine, name) == {images["b"]}
+    assert None not in watcher.answers, watcher.answers  # start-first: nothing refused
+    spec = engine.services.get(WEB).attrs["Spec"]
+    assert spec["UpdateConfig"]["Order"] == "start-first"
+    assert spec["UpdateConfig"]["FailureAction"] == "rollback"
+
+    # Back two steps is ours to know: Swarm's own rollback only knows the previous spec.
+    rules.rollback(actor=actor, environment=stack, reason="B is wrong")
+    tasks.run_environment_queue.call(stack.pk)
+    rollback = Deployment.objects.get(kind="rollback")
+    assert rollback.status == S.SUCCEEDED, rollback.log
+    assert commit_on(stack.port) == SHA_A
+    for name in (WEB, WORKER):
+        assert running_images(engine, name) == {images["a"]}
+
+
+def test_swarm_rolls_back_a_crashing_release_and_the_worker_stays_with_web(engine, images, stack):
+    actor = Actor(user=manager())
+    build_a = build_row(images["a"], SHA_A, 1)
+    assert deploy(stack, build_a, actor).status == S.SUCCEEDED
+    crash = build_row(images["crash"], "d" * 40, 4)
+    version_before = engine.services.get(WEB).attrs["Version"]["Index"]
+
+    with PortWatcher(stack.port) as watcher:
+        failed = deploy(stack, crash, actor)
+    assert failed.status == S.FAILED
+    assert "Swarm rolled the update back" in failed.log
+    web = engine.services.get(WEB)
+    assert web.attrs["UpdateStatus"]["State"] == "rollback_completed"
+    assert web.attrs["Version"]["Index"] > version_before
+    for name in (WEB, WORKER):
+        assert service_image(engine, name) == images["a"]
+        assert running_images(engine, name) == {images["a"]}
+    assert set(watcher.answers) == {SHA_A}  # A answered throughout
+    assert commit_on(stack.port) == SHA_A
+
+
+def test_a_stale_service_version_is_refused(engine, images, stack):
+    """Optimistic locking: an update based on an old version of the spec is refused."""
+    from releases.backends import BackendError
+    from releases.backends.swarm import SwarmBackend
+
+    backend = SwarmBackend(stack, stack.deploy_settings)
+    client = engine
+    service = client.services.get(WEB)
+    stale = client.services.get(WEB)
+    service.update(labels={"touched": "yes"})  # someone else changed it meanwhile
+    with pytest.raises(BackendError) as error:
+        backend._post_update(
+            client, stale, stale.attrs["Spec"], stale.attrs["Version"]["Index"], {}
+        )
+    assert "out of sequence" in str(error.value)
