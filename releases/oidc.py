@@ -49,8 +49,9 @@ def forget_jwks() -> None:
     _jwks_clients.clear()
 
 
-def verify(raw: str, *, endpoint: str) -> dict:
-    """The verified claims of an id_token, which must not have been used at `endpoint`."""
+def verify(raw: str, *, endpoint: str, single_use: bool = True) -> dict:
+    """The verified claims of an id_token; with `single_use` (writes), it must not have been
+    used at `endpoint` before. Reads may repeat (a deploy job polls its deployment)."""
     issuer = settings.GITLAB_OIDC_ISSUER
     try:
         key = _jwks_client(issuer).get_signing_key_from_jwt(raw)
@@ -70,6 +71,8 @@ def verify(raw: str, *, endpoint: str) -> dict:
     allowed = settings.GITLAB_OIDC_PROJECTS
     if claims.get("project_path") not in allowed and str(claims.get("project_id")) not in allowed:
         raise TokenRefused(f"id_token refused: project {claims.get('project_path')!r} not allowed")
+    if not single_use:
+        return claims
     expires = datetime.datetime.fromtimestamp(claims["exp"], datetime.UTC)
     try:
         with transaction.atomic():

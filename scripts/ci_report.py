@@ -63,16 +63,16 @@ def stage_body(summary: str, details: dict) -> dict:
     }
 
 
-def post(url: str, body: dict) -> tuple[int | None, str]:
-    """POST JSON with retries; (status, text) or (None, reason) when it never answered."""
+def post(url: str, body: dict | None, method: str = "POST") -> tuple[int | None, str]:
+    """Send JSON with retries; (status, text) or (None, reason) when it never answered."""
     token = env("RELEASES_ID_TOKEN") or env("RELEASES_TOKEN")
-    data = json.dumps(body).encode()
+    data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json", "User-Agent": "lawvriksh-ci-report/1"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     reason = ""
     for attempt in range(1, ATTEMPTS + 1):
-        request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
                 return response.status, response.read().decode(errors="replace")

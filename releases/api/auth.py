@@ -60,7 +60,11 @@ class GitLabIDTokenAuthentication(authentication.BaseAuthentication):
         if scheme != "Bearer" or not oidc.looks_like_gitlab_id_token(raw):
             return None
         try:
-            claims = oidc.verify(raw, endpoint=f"{request.method} {request.path}")
+            claims = oidc.verify(
+                raw,
+                endpoint=f"{request.method} {request.path}",
+                single_use=request.method not in ("GET", "HEAD", "OPTIONS"),
+            )
         except oidc.TokenRefused as error:
             audit(
                 Actor(ip_address=client_info(request)["ip_address"]),
