@@ -51,7 +51,7 @@ RUN SECRET_KEY="collectstatic-only-$(python3 -c 'import secrets; print(secrets.t
     ALLOWED_HOSTS=build DATABASE_URL=postgres://build@127.0.0.1/build \
     python3 manage.py collectstatic --noinput --verbosity 0 \
     && chmod 0755 docker/entrypoint.sh
-USER app
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python3", "/app/docker/healthcheck.py"]

@@ -21,6 +21,6 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"
 # Heartbeat files in memory: a container's overlay filesystem can stall them.
-worker_tmp_dir = "/dev/shm"
+worker_tmp_dir = "/dev/shm"  # nosec B108
 # gunicorn 27 control socket: not used here, and the app user cannot write its default path.
 control_socket_disable = True

@@ -27,7 +27,7 @@ def seed_release_demo() -> int:
     created = 0
     builds = []
     for n, (message, author, days_ago) in enumerate(COMMITS, start=1):
-        sha = hashlib.sha1(message.encode()).hexdigest()
+        sha = hashlib.sha1(message.encode(), usedforsecurity=False).hexdigest()
         build, made = Build.objects.get_or_create(
             repository=REPOSITORY,
             tag=sha,

@@ -37,7 +37,10 @@ def _jwks_client(issuer: str) -> jwt.PyJWKClient:
         import json
         import urllib.request
 
-        with urllib.request.urlopen(issuer + DISCOVERY_PATH, timeout=5) as response:
+        if not issuer.startswith(("https://", "http://")):
+            raise TokenRefused("id_token refused: GITLAB_OIDC_ISSUER is not an HTTP(S) URL")
+        # The scheme is checked just above.
+        with urllib.request.urlopen(issuer + DISCOVERY_PATH, timeout=5) as response:  # nosec B310
             jwks_uri = json.load(response)["jwks_uri"]
         client = jwt.PyJWKClient(jwks_uri, cache_keys=True, lifespan=JWKS_CACHE_SECONDS)
         _jwks_clients[issuer] = client

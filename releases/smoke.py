@@ -7,8 +7,11 @@ import urllib.request
 
 
 def _get(url: str, timeout: float) -> tuple[int | None, str]:
+    if not url.startswith(("https://", "http://")):
+        return None, "not an HTTP(S) URL"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        # The scheme is checked just above.
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # nosec B310
             return response.status, response.read(20000).decode(errors="replace")
     except urllib.error.HTTPError as error:
         return error.code, ""
@@ -56,3 +59,31 @@ def run_smoke_tests(
         if not ok:
             return {"passed": False, "checks": results, "error": f"{path}: {detail}"}
     return {"passed": True, "checks": results, "error": ""}
+
+
+def main(argv=None) -> int:
+    """`python3 -m releases.smoke URL [--commit SHA]`: the smoke job of .gitlab-ci.yml."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Smoke-test a running LawVriksh Blog.")
+    parser.add_argument("base_url")
+    parser.add_argument("--commit", default=None, help="The commit /api/v1/version/ must report.")
+    parser.add_argument("--path", action="append", default=[], help="Also GET this path (200).")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args(argv)
+    result = run_smoke_tests(
+        args.base_url,
+        expected_commit=args.commit,
+        extra_paths=[(path, 200) for path in args.path],
+        overall_timeout=args.timeout,
+    )
+    for check in result["checks"]:
+        print(f"{'ok  ' if check['ok'] else 'FAIL'} {check['path']}: {check['detail']}")
+    print("smoke tests passed" if result["passed"] else f"smoke tests failed: {result['error']}")
+    return 0 if result["passed"] else 1
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -73,8 +73,11 @@ def post(url: str, body: dict | None, method: str = "POST") -> tuple[int | None,
     reason = ""
     for attempt in range(1, ATTEMPTS + 1):
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        if not url.startswith(("https://", "http://")):
+            return None, f"RELEASES_URL must be an HTTP(S) URL, not {url[:40]!r}"
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            # The scheme is checked just above.
+            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # nosec B310
                 return response.status, response.read().decode(errors="replace")
         except urllib.error.HTTPError as error:
             text = error.read().decode(errors="replace")

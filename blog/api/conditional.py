@@ -21,7 +21,7 @@ def render_json(data) -> bytes:
 
 
 def etag_of(body: bytes) -> str:
-    return '"' + hashlib.sha1(body).hexdigest()[:32] + '"'
+    return '"' + hashlib.sha1(body, usedforsecurity=False).hexdigest()[:32] + '"'
 
 
 def is_public_request(request) -> bool:
@@ -31,7 +31,7 @@ def is_public_request(request) -> bool:
 
 def cache_key(request, version: int) -> str:
     query = "&".join(sorted(request.GET.urlencode().split("&")))
-    digest = hashlib.sha1(f"{request.path}?{query}".encode()).hexdigest()
+    digest = hashlib.sha1(f"{request.path}?{query}".encode(), usedforsecurity=False).hexdigest()
     return f"api:resp:{version}:{digest}"
 
 
