@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/lawvriksh)
 
-.PHONY: help install run migrate demo lint format test check-postgres check-deploy bench clean
+.PHONY: help install run migrate demo lint security format test check-postgres check-deploy bench clean containers image
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,9 +45,19 @@ run: demo ## Set up everything and serve the app on http://127.0.0.1:8000
 		$(BIN)/python manage.py db_worker --no-startup-delay & worker=$$!; \
 		$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-lint: install ## black --check and flake8
+lint: install ## black --check, flake8, hadolint (Dockerfile)
 	$(BIN)/black --check .
 	$(BIN)/flake8 .
+	$(BIN)/hadolint --no-color -t warning Dockerfile
+
+security: install ## bandit, and pip-audit where PyPI's vulnerability service answers
+	BIN=$(BIN) scripts/security_check.sh
+
+containers: ## Start the Docker Engine, base image, registry and swarm the container tests use
+	scripts/container_env.sh start
+
+image: ## Build the image locally (wheels from the host; BASE_IMAGE=... to override)
+	scripts/build_image.sh
 
 format: install ## Reformat the code with black
 	$(BIN)/black .
@@ -55,7 +65,7 @@ format: install ## Reformat the code with black
 check-postgres: install
 	@DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python scripts/check_postgres.py
 
-test: install check-postgres lint ## Lint, then the whole test suite on PostgreSQL
+test: install check-postgres lint security ## Lint, then the whole test suite on PostgreSQL
 	DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest $(PYTEST_ARGS)
 
 check-deploy: install ## Run Django's deployment checklist against production settings

@@ -23,6 +23,7 @@ install_packages() {
   command -v docker-registry >/dev/null || missing+=(docker-registry)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
+  command -v rsync >/dev/null || missing+=(rsync)  # gitlab-ci-local's shell executor
   if ((${#missing[@]})); then
     log "Installing ${missing[*]}"
     apt-get update -qq
@@ -80,6 +81,16 @@ EOF
   exit 1
 }
 
+install_gitlab_ci_local() {
+  # 4.74+ needs Node 22 (Set.prototype.union); the machines have Node 20.
+  local here
+  here="$(cd "$(dirname "$0")/.." && pwd)"
+  if [ -x "$here/.tools/node_modules/.bin/gitlab-ci-local" ]; then return; fi
+  log "Installing gitlab-ci-local@4.73.0 into .tools/"
+  mkdir -p "$here/.tools"
+  (cd "$here/.tools" && npm install --silent --no-audit --no-fund gitlab-ci-local@4.73.0 >/dev/null)
+}
+
 start_swarm() {
   if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = "active" ]; then return; fi
   log "Starting a single-node swarm"
@@ -103,6 +114,7 @@ case "${1:-start}" in
     make_base_image
     start_registry
     start_swarm
+    install_gitlab_ci_local
     echo "export DOCKER_HOST=$DOCKER_HOST CONTAINER_BASE_IMAGE=$BASE_IMAGE CONTAINER_REGISTRY=$REGISTRY_ADDR"
     ;;
   stop) stop_all ;;
