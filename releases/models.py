@@ -1,6 +1,7 @@
 """The build registry: image versions, their CI stage results, environments, CI tokens, audit."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -178,6 +179,18 @@ class Environment(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        from releases.backends import BACKENDS  # the backends import the Docker SDK
+
+        backend = BACKENDS.get(self.deploy_backend)
+        if backend is None:
+            raise ValidationError(
+                {"deploy_backend": f"Unknown backend; one of {', '.join(sorted(BACKENDS))}."}
+            )
+        errors = backend.option_errors(self.deploy_settings or {})
+        if errors:
+            raise ValidationError({"deploy_settings": errors})
 
     def is_frozen(self, now=None) -> bool:
         return self.freeze_now(now) is not None

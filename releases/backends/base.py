@@ -3,6 +3,8 @@
 from collections.abc import Callable
 
 Log = Callable[[str], None]
+# Read by the worker for every backend (releases/tasks.py), not by the backend itself.
+COMMON_OPTIONS = {"health_timeout", "check_commit", "smoke_paths"}
 
 
 class BackendError(Exception):
@@ -14,6 +16,25 @@ class DeployBackend:
     BackendError leaving the previous version serving; `current` says what runs now."""
 
     name = "base"
+    # Setting name -> the type(s) its value may have; anything else is refused on save.
+    OPTIONS: dict[str, type | tuple[type, ...]] = {}
+
+    @classmethod
+    def option_errors(cls, options) -> list[str]:
+        """What is wrong with an environment's deploy_settings for this backend."""
+        if not isinstance(options, dict):
+            return ["deploy settings must be a JSON object"]
+        errors = []
+        unknown = sorted(set(options) - set(cls.OPTIONS) - COMMON_OPTIONS)
+        if unknown:
+            known = ", ".join(sorted(set(cls.OPTIONS) | COMMON_OPTIONS))
+            errors.append(
+                f"unknown setting(s) {', '.join(unknown)} for {cls.name} (known: {known})"
+            )
+        for key, kind in cls.OPTIONS.items():
+            if key in options and not isinstance(options[key], kind):
+                errors.append(f"{key} has the wrong type for {cls.name}")
+        return errors
 
     def __init__(self, environment, options: dict):
         self.environment = environment

@@ -45,6 +45,36 @@ NANOSECONDS = 1_000_000_000
 
 class DockerBackend(DeployBackend):
     name = "docker"
+    OPTIONS = {
+        "docker_host": str,
+        "tls": dict,
+        "api_timeout": (int, float),
+        "name": str,
+        "env": dict,
+        "secret_env": dict,
+        "network_mode": str,
+        "network": str,
+        "ports": dict,
+        "strategy": str,
+        "command": (list, str),
+        "health_interval": (int, float),
+        "health_ports": list,
+        "stop_timeout": (int, float),
+        "registry_auth": dict,
+    }
+
+    @classmethod
+    def option_errors(cls, options) -> list[str]:
+        errors = super().option_errors(options)
+        if isinstance(options, dict):
+            if options.get("strategy", "start-first") not in ("start-first", "stop-first"):
+                errors.append("strategy must be start-first or stop-first")
+            if options.get("ports") and options.get("strategy", "start-first") == "start-first":
+                errors.append(
+                    "a published port cannot be shared by the old and new container: "
+                    "use strategy stop-first, or network_mode host"
+                )
+        return errors
 
     @property
     def prefix(self) -> str:

@@ -37,6 +37,16 @@ GAVE_UP = {"rollback_paused", "rollback_completed", "paused"}
 
 class SwarmBackend(DeployBackend):
     name = "swarm"
+    OPTIONS = {
+        "docker_host": str,
+        "tls": dict,
+        "api_timeout": (int, float),
+        "registry_auth": dict,
+        "services": list,
+        "stack": str,
+        "update": dict,
+        "health_ports": list,
+    }
 
     @property
     def service_names(self) -> list[str]:

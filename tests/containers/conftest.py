@@ -42,7 +42,9 @@ def _unavailable(reason: str):
 
 
 # The engine scripts/container_env.sh starts, when DOCKER_HOST names none.
-LOCAL_ENGINE = Path(os.environ.get("CONTAINER_ENV_DIR", "/var/lib/lawvriksh-docker")) / "docker.sock"
+LOCAL_ENGINE = (
+    Path(os.environ.get("CONTAINER_ENV_DIR", "/var/lib/lawvriksh-docker")) / "docker.sock"
+)
 if "DOCKER_HOST" not in os.environ and LOCAL_ENGINE.exists():
     os.environ["DOCKER_HOST"] = f"unix://{LOCAL_ENGINE}"
 

@@ -195,3 +195,41 @@ def test_engine_unreachable_and_missing_image_fail_with_the_reason(engine, image
     failed = deploy(staging, build_a, actor)
     assert failed.status == S.FAILED
     assert "Docker Engine unreachable at unix:///nonexistent.sock" in failed.log
+
+
+def test_stop_first_on_a_published_port_restarts_the_old_container_when_the_new_one_fails(
+    engine, images, staging
+):
+    """A bridge network with a published port cannot hold two containers on that port: the
+    old one stops first, and comes back if the new one never becomes healthy."""
+    port = free_port()
+    Environment.objects.filter(pk=staging.pk).update(
+        base_url="",  # no database in this test: the backend's own health check decides
+        deploy_settings={
+            "name": f"blog-test-{port}",
+            "env": {
+                "SECRET_KEY": "s" * 10 + "ecret-key-for-the-stop-first-test-only-0123456789",
+                "ALLOWED_HOSTS": "localhost",
+                "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+                "WAIT_FOR_DB": "0",
+                "SECURE_SSL_REDIRECT": "0",
+            },
+            "network_mode": "bridge",
+            "ports": {"8000/tcp": port},
+            "strategy": "stop-first",
+            "health_interval": 1,
+            "health_timeout": 60,
+            "stop_timeout": 5,
+        },
+    )
+    staging.refresh_from_db()
+    actor = Actor(user=manager())
+    build_a = build_row(images["a"], SHA_A, 1)
+    assert deploy(staging, build_a, actor).status == S.SUCCEEDED
+    assert commit_on(port) == SHA_A
+    failed = deploy(staging, build_row(images["unhealthy"], "c" * 40, 3), actor)
+    assert failed.status == S.FAILED
+    assert "restarted the previous container" in failed.log
+    assert commit_on(port) == SHA_A
+    [container] = serving(engine)
+    assert container.attrs["Config"]["Image"] == images["a"]
