@@ -27,6 +27,7 @@ import requests.exceptions
 
 from releases.backends.base import BackendError, DeployBackend
 from releases.backends.engine import (
+    ENGINE_OPTIONS,
     LABEL_BUILD,
     LABEL_DEPLOYMENT,
     LABEL_ENVIRONMENT,
@@ -46,9 +47,7 @@ NANOSECONDS = 1_000_000_000
 class DockerBackend(DeployBackend):
     name = "docker"
     OPTIONS = {
-        "docker_host": str,
-        "tls": dict,
-        "api_timeout": (int, float),
+        **ENGINE_OPTIONS,
         "name": str,
         "env": dict,
         "secret_env": dict,
@@ -58,9 +57,7 @@ class DockerBackend(DeployBackend):
         "strategy": str,
         "command": (list, str),
         "health_interval": (int, float),
-        "health_ports": list,
         "stop_timeout": (int, float),
-        "registry_auth": dict,
     }
 
     @classmethod

@@ -18,6 +18,16 @@ LABEL_BUILD = "org.lawvriksh.build"
 LABEL_ROLE = "org.lawvriksh.role"
 
 
+# Settings both container backends read (engine connection, registry, health addresses).
+ENGINE_OPTIONS = {
+    "docker_host": str,
+    "tls": dict,
+    "api_timeout": (int, float),
+    "registry_auth": dict,
+    "health_ports": list,
+}
+
+
 def engine_client(options: dict) -> docker.DockerClient:
     """A client for `options["docker_host"]` (else $DOCKER_HOST), with TLS client certificates
     when `options["tls"]` names them ({"ca_cert", "client_cert", "client_key"} file paths)."""

@@ -20,6 +20,7 @@ import requests.exceptions
 
 from releases.backends.base import BackendError, DeployBackend
 from releases.backends.engine import (
+    ENGINE_OPTIONS,
     HEALTH_BIND,
     engine_client,
     engine_errors,
@@ -37,16 +38,7 @@ GAVE_UP = {"rollback_paused", "rollback_completed", "paused"}
 
 class SwarmBackend(DeployBackend):
     name = "swarm"
-    OPTIONS = {
-        "docker_host": str,
-        "tls": dict,
-        "api_timeout": (int, float),
-        "registry_auth": dict,
-        "services": list,
-        "stack": str,
-        "update": dict,
-        "health_ports": list,
-    }
+    OPTIONS = {**ENGINE_OPTIONS, "services": list, "stack": str, "update": dict}
 
     @property
     def service_names(self) -> list[str]:
