@@ -9,6 +9,7 @@ import pytest
 
 from releases import deployments as rules
 from releases import tasks
+from releases.backends.swarm import SwarmBackend
 from releases.models import Deployment, DeploymentStatus, Environment
 from releases.services import Actor
 from tests.containers.conftest import SHA_A, SHA_B, app_environment, free_port
@@ -71,7 +72,10 @@ def stack(engine, images, container_database, settings):
         **common,
     )
     deadline = time.monotonic() + 90
-    while commit_on(port) != SHA_A or running_images(engine, WORKER) != {images["a"]}:
+    # Started = every task running (health checks passed), as the backend judges it.
+    while commit_on(port) != SHA_A or not all(
+        SwarmBackend._converged(engine.services.get(name), images["a"]) for name in (WEB, WORKER)
+    ):
         assert time.monotonic() < deadline, "the stack did not start on A"
         time.sleep(0.5)
     Environment.objects.filter(slug="staging").update(
@@ -146,7 +150,6 @@ def test_swarm_rolls_back_a_crashing_release_and_the_worker_stays_with_web(engin
 def test_a_stale_service_version_is_refused(engine, images, stack):
     """Optimistic locking: an update based on an old version of the spec is refused."""
     from releases.backends import BackendError
-    from releases.backends.swarm import SwarmBackend
 
     backend = SwarmBackend(stack, stack.deploy_settings)
     client = engine
