@@ -109,6 +109,9 @@ stop_all() {
 
 case "${1:-start}" in
   start)
+    # Connections queued on a retiring listener move to the new one (SO_REUSEPORT switch
+    # of the docker backend; see README "Deploy backends").
+    sysctl -qw net.ipv4.tcp_migrate_req=1 || log "could not set net.ipv4.tcp_migrate_req"
     install_packages
     start_engine
     make_base_image

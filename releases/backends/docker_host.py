@@ -163,7 +163,24 @@ class DockerBackend(DeployBackend):
             container = client.containers.run(deployment.image, **run_options)
         # Which variables were set, never their values.
         log(f"started {name} ({len(run_options['environment'])} environment variables set)")
+        if run_options.get("network_mode") == "host":
+            self._check_listener_migration(container, log)
         return container
+
+    @staticmethod
+    def _check_listener_migration(container, log) -> None:
+        """Old and new share the port via SO_REUSEPORT; when the old one closes its listener,
+        connections still queued on it are reset unless the host migrates them."""
+        try:
+            result = container.exec_run(["cat", "/proc/sys/net/ipv4/tcp_migrate_req"])
+            value = result.output.decode().strip()
+        except docker.errors.DockerException:
+            return
+        if value == "0":
+            log(
+                "warning: the host has net.ipv4.tcp_migrate_req=0, so connections queued on the "
+                "old container when it stops are reset; set it to 1 (sysctl) for none"
+            )
 
     def _wait_until_healthy(self, container, timeout: float, log) -> None:
         deadline = time.monotonic() + timeout

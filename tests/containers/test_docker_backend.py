@@ -5,6 +5,7 @@ import json
 import os
 import threading
 import time
+from pathlib import Path
 import urllib.error
 import urllib.request
 
@@ -133,6 +134,9 @@ def test_deploy_a_then_b_then_roll_back_to_a(engine, images, staging):
     assert set(answered) == {SHA_A, SHA_B}
     # Start-first on a shared port: every request was answered, by A, then both, then B.
     assert None not in watcher.answers, watcher.answers
+    # The backend reads the host's listener-migration setting from inside the container.
+    migrates = Path("/proc/sys/net/ipv4/tcp_migrate_req").read_text().strip() == "1"
+    assert ("tcp_migrate_req=0" in second.log) is not migrates
 
     rules.rollback(actor=actor, environment=staging, reason="B is wrong")
     tasks.run_environment_queue.call(staging.pk)
