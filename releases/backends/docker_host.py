@@ -3,7 +3,7 @@ start-first (the new one must be healthy before the old one is retired).
 
 Settings (Environment.deploy_settings), all optional but `docker_host` where $DOCKER_HOST is
 unset on the worker:
-  docker_host       unix:///var/run/docker.sock, tcp://host:2376, ssh://...
+  docker_host       unix:///var/run/docker.sock or tcp://host:2376 (with tls)
   tls               {"ca_cert": path, "client_cert": path, "client_key": path}
   name              container name prefix (default "blog-<environment slug>")
   env               plain environment variables for the container

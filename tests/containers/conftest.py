@@ -116,8 +116,14 @@ def images(engine):
         "HEALTHCHECK --interval=1s --timeout=2s --start-period=1s --retries=2 "
         'CMD ["python3", "-c", "raise SystemExit(1)"]',
     )
+    # A release whose production settings fail at import: every process of it exits.
     crash = derive_image(
-        engine, "crash", a, "ENV DJANGO_SETTINGS_MODULE=config.settings.does_not_exist"
+        engine,
+        "crash",
+        a,
+        "USER root\n"
+        "RUN printf 'raise RuntimeError(\"broken release\")\\n' >> config/settings/production.py\n"
+        "USER 10001:10001",
     )
     return {"a": a, "b": b, "unhealthy": unhealthy, "crash": crash}
 

@@ -180,7 +180,7 @@ def test_a_container_that_exits_fails_fast_with_its_output(engine, images, stagi
     failed = deploy(staging, crash, actor)
     assert failed.status == S.FAILED
     assert "exited with code" in failed.log
-    assert "does_not_exist" in failed.log  # the container's last lines say why
+    assert "broken release" in failed.log  # the container's last lines say why
     assert time.monotonic() - started < 60
     assert serving(engine) == []
 

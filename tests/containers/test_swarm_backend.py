@@ -2,9 +2,10 @@
 back to A from our ledger; a B that crashes is rolled back by Swarm itself, and the worker
 stays with web."""
 
+import os
+import subprocess
 import time
 
-import docker.types
 import pytest
 
 from releases import deployments as rules
@@ -12,12 +13,11 @@ from releases import tasks
 from releases.backends.swarm import SwarmBackend
 from releases.models import Deployment, DeploymentStatus, Environment
 from releases.services import Actor
-from tests.containers.conftest import SHA_A, SHA_B, app_environment, free_port
+from tests.containers.conftest import ROOT, SHA_A, SHA_B, app_environment, free_port
 from tests.containers.test_docker_backend import PortWatcher, build_row, commit_on, deploy
 from tests.releases.test_deployment_rules import manager
 
 S = DeploymentStatus
-SECOND = 1_000_000_000
 pytestmark = pytest.mark.django_db(transaction=True)
 STACK = "blogtest"
 WEB, WORKER = f"{STACK}_web", f"{STACK}_worker"
@@ -36,42 +36,29 @@ def running_images(engine, name: str) -> set[str]:
 
 @pytest.fixture
 def stack(engine, images, container_database, settings):
-    """The stack as `docker stack deploy` would leave it, on A: web (host network, shared
-    port) and worker (db_worker, no health check)."""
+    """The stack started from the shipped deploy/stack.yaml with `docker stack deploy`, on A:
+    web (host network, shared port) and worker (db_worker, no health check)."""
     settings.RELEASES_SMOKE_ATTEMPTS = 20
     settings.RELEASES_SMOKE_BACKOFF = 0.25
     settings.RELEASES_SMOKE_TIMEOUT = 60
     port = free_port()
-    environment = [f"{k}={v}" for k, v in app_environment(container_database, port).items()]
-    common = {
-        "networks": ["host"],  # PostgreSQL on the host's 127.0.0.1; no routing mesh here
-        "env": environment,
-        "init": True,
-        "stop_grace_period": 5 * SECOND,
+    variables = {
+        **app_environment(container_database, port),
+        "BLOG_IMAGE": images["a"],
+        "SECURE_SSL_REDIRECT": "false",
+        "HEALTH_INTERVAL": "1s",
+        "UPDATE_MONITOR": "2s",
     }
-    for name in (WEB, WORKER):
-        for old in engine.services.list(filters={"name": name}):
-            old.remove()
-    engine.services.create(
-        images["a"],
-        name=WEB,
-        healthcheck=docker.types.Healthcheck(
-            test=["CMD", "python3", "/app/docker/healthcheck.py"],
-            interval=SECOND,
-            timeout=3 * SECOND,
-            retries=3,
-            start_period=15 * SECOND,
-        ),
-        **common,
+    remove_stack(engine)
+    deployed = subprocess.run(
+        ["docker", "stack", "deploy", "-c", str(ROOT / "deploy" / "stack.yaml"), STACK],
+        env={**os.environ, **variables},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    engine.services.create(
-        images["a"],
-        name=WORKER,
-        command=["python3", "manage.py", "db_worker", "--no-startup-delay"],
-        healthcheck=docker.types.Healthcheck(test=["NONE"]),
-        **common,
-    )
-    deadline = time.monotonic() + 90
+    assert deployed.returncode == 0, deployed.stderr
+    deadline = time.monotonic() + 120
     # Started = every task running (health checks passed), as the backend judges it.
     while commit_on(port) != SHA_A or not all(
         SwarmBackend._converged(engine.services.get(name), images["a"]) for name in (WEB, WORKER)
@@ -81,15 +68,15 @@ def stack(engine, images, container_database, settings):
     Environment.objects.filter(slug="staging").update(
         base_url=f"http://127.0.0.1:{port}",
         deploy_backend="swarm",
-        deploy_settings={
-            "stack": STACK,
-            "update": {"monitor": 2},
-            "health_timeout": 120,
-        },
+        deploy_settings={"stack": STACK, "update": {"monitor": 2}, "health_timeout": 120},
     )
     staging = Environment.objects.get(slug="staging")
     staging.port = port
     yield staging
+    remove_stack(engine)
+
+
+def remove_stack(engine):
     for name in (WEB, WORKER):
         for service in engine.services.list(filters={"name": name}):
             service.remove()
