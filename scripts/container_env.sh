@@ -33,11 +33,44 @@ install_packages() {
 
 engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
+# The engine also listens on TLS_ADDR with client-certificate auth (--tlsverify), so the
+# backends' `tls` settings are tested against a real engine. Certificates in $D/tls.
+TLS_ADDR="127.0.0.1:23760"
+make_tls_certs() {
+  local t="$D/tls"
+  if [ -f "$t/client-cert.pem" ]; then return; fi
+  mkdir -p "$t"
+  (
+    cd "$t"
+    # Extensions as Python 3.13's strict verification wants them (key usage, key ids).
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=test-ca" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout ca-key.pem -out ca.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+      -keyout server-key.pem -out server.csr 2>/dev/null
+    printf '%s\n' "subjectAltName=IP:127.0.0.1" "extendedKeyUsage=serverAuth" \
+      "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "authorityKeyIdentifier=keyid,issuer" "subjectKeyIdentifier=hash" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile server.ext -out server-cert.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=deploy-worker" \
+      -keyout client-key.pem -out client.csr 2>/dev/null
+    printf '%s\n' "extendedKeyUsage=clientAuth" "keyUsage=critical,digitalSignature" \
+      "authorityKeyIdentifier=keyid,issuer" "subjectKeyIdentifier=hash" >client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 3650 \
+      -extfile client.ext -out client-cert.pem 2>/dev/null
+    chmod 600 ./*-key.pem
+  )
+}
+
 start_engine() {
   mkdir -p "$D/data" "$D/exec"
   if engine_up; then return; fi
-  log "Starting dockerd ($SOCK)"
-  nohup dockerd --host "unix://$SOCK" --data-root "$D/data" --exec-root "$D/exec" \
+  make_tls_certs
+  log "Starting dockerd ($SOCK, and tcp://$TLS_ADDR with TLS client certificates)"
+  nohup dockerd --host "unix://$SOCK" --host "tcp://$TLS_ADDR" --tlsverify \
+    --tlscacert "$D/tls/ca.pem" --tlscert "$D/tls/server-cert.pem" \
+    --tlskey "$D/tls/server-key.pem" --data-root "$D/data" --exec-root "$D/exec" \
     --pidfile "$D/dockerd.pid" --storage-driver overlay2 >"$D/dockerd.log" 2>&1 &
   for _ in $(seq 1 60); do engine_up && return; sleep 0.5; done
   log "dockerd did not start; last lines of $D/dockerd.log:"
@@ -118,7 +151,8 @@ case "${1:-start}" in
     start_registry
     start_swarm
     install_gitlab_ci_local
-    echo "export DOCKER_HOST=$DOCKER_HOST CONTAINER_BASE_IMAGE=$BASE_IMAGE CONTAINER_REGISTRY=$REGISTRY_ADDR"
+    echo "export DOCKER_HOST=$DOCKER_HOST CONTAINER_BASE_IMAGE=$BASE_IMAGE" \
+      "CONTAINER_REGISTRY=$REGISTRY_ADDR CONTAINER_TLS_HOST=tcp://$TLS_ADDR CONTAINER_TLS_DIR=$D/tls"
     ;;
   stop) stop_all ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;

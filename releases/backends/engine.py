@@ -23,6 +23,7 @@ ENGINE_OPTIONS = {
     "docker_host": str,
     "tls": dict,
     "api_timeout": (int, float),
+    "api_version": str,
     "registry_auth": dict,
     "health_ports": list,
 }
@@ -46,9 +47,18 @@ def engine_client(options: dict) -> docker.DockerClient:
         except (KeyError, docker.errors.TLSParameterError) as error:
             raise BackendError(f"bad TLS settings for {base_url}: {error}") from None
     try:
+        # A fixed API version (1.41 = Engine 20.10, which every newer engine serves) instead
+        # of "auto": the client must not talk to the engine before trust_env is set below.
         client = docker.DockerClient(
-            base_url=base_url, tls=tls, timeout=int(options.get("api_timeout", 60))
+            base_url=base_url,
+            tls=tls,
+            timeout=int(options.get("api_timeout", 60)),
+            version=options.get("api_version", "1.41"),
         )
+        if tls is not None:
+            # requests would otherwise verify against $REQUESTS_CA_BUNDLE instead of the
+            # engine's CA named in the settings (psf/requests#3829).
+            client.api.trust_env = False
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
         raise BackendError(f"Docker Engine unreachable at {base_url}: {error}") from None

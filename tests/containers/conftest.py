@@ -25,6 +25,9 @@ REGISTRY = os.environ.get("CONTAINER_REGISTRY", "127.0.0.1:5000")
 BASE_IMAGE = os.environ.get("CONTAINER_BASE_IMAGE", "lawvriksh/python-base:3.13-trixie")
 REPOSITORY = f"{REGISTRY}/blog-test"
 DATABASE = "lawvriksh_containers"
+# The same engine on TCP with client-certificate auth (scripts/container_env.sh).
+TLS_HOST = os.environ.get("CONTAINER_TLS_HOST", "tcp://127.0.0.1:23760")
+TLS_DIR = Path(os.environ.get("CONTAINER_TLS_DIR", "/var/lib/lawvriksh-docker/tls"))
 SHA_A = "a" * 40
 SHA_B = "b" * 40
 

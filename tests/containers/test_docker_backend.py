@@ -3,6 +3,7 @@ the port; a B whose health check fails leaves A serving; engine and image errors
 
 import json
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -15,7 +16,16 @@ from releases import deployments as rules
 from releases import tasks
 from releases.models import Build, Deployment, DeploymentStatus, Environment, StageResult
 from releases.services import Actor
-from tests.containers.conftest import REPOSITORY, SHA_A, SHA_B, app_environment, free_port
+from tests.containers.conftest import (
+    REPOSITORY,
+    SHA_A,
+    SHA_B,
+    TLS_DIR,
+    TLS_HOST,
+    _unavailable,
+    app_environment,
+    free_port,
+)
 from tests.releases.test_deployment_rules import manager
 
 S = DeploymentStatus
@@ -237,3 +247,59 @@ def test_stop_first_on_a_published_port_restarts_the_old_container_when_the_new_
     assert commit_on(port) == SHA_A
     [container] = serving(engine)
     assert container.attrs["Config"]["Image"] == images["a"]
+
+
+def test_a_tls_engine_takes_the_worker_only_with_its_client_certificate(
+    engine, images, staging, tmp_path
+):
+    """docker_host on TCP with --tlsverify: the configured client certificate deploys; a
+    certificate from another CA is refused before anything happens."""
+    if not (TLS_DIR / "client-cert.pem").exists():
+        _unavailable(f"no TLS engine certificates in {TLS_DIR} (scripts/container_env.sh)")
+    actor = Actor(user=manager())
+    build_a = build_row(images["a"], SHA_A, 1)
+    tls = {
+        "ca_cert": str(TLS_DIR / "ca.pem"),
+        "client_cert": str(TLS_DIR / "client-cert.pem"),
+        "client_key": str(TLS_DIR / "client-key.pem"),
+    }
+    Environment.objects.filter(pk=staging.pk).update(
+        deploy_settings={**staging.deploy_settings, "docker_host": TLS_HOST, "tls": tls}
+    )
+    staging.refresh_from_db()
+    staging.full_clean()  # the settings pass the admin's check too
+    deployment = deploy(staging, build_a, actor)
+    assert deployment.status == S.SUCCEEDED, deployment.log
+    assert commit_on(staging.port) == SHA_A
+
+    stranger = tmp_path / "stranger"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=stranger",
+            "-keyout",
+            f"{stranger}-key.pem",
+            "-out",
+            f"{stranger}.pem",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    Environment.objects.filter(pk=staging.pk).update(
+        deploy_settings={
+            **staging.deploy_settings,
+            "tls": {**tls, "client_cert": f"{stranger}.pem", "client_key": f"{stranger}-key.pem"},
+        }
+    )
+    refused = deploy(staging, build_row(images["b"], SHA_B, 2), actor)
+    assert refused.status == S.FAILED
+    assert f"Docker Engine unreachable at {TLS_HOST}" in refused.log
+    assert commit_on(staging.port) == SHA_A  # nothing changed
