@@ -9,6 +9,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from releases import deployments as rules
+from releases.backends import live_state
 from releases.metrics import dora
 from releases.models import ACTIVE_DEPLOYMENT_STATUSES, Build, Deployment, Environment
 from releases.services import Actor
@@ -20,6 +21,7 @@ def dashboard(admin_site, request):
     environments = []
     for environment in Environment.objects.all():
         current = rules.current_deployment(environment)
+        live = live_state(environment, current.image if current else None)
         environments.append(
             {
                 "environment": environment,
@@ -32,6 +34,7 @@ def dashboard(admin_site, request):
                 "frozen": environment.is_frozen(),
                 "freeze_why": environment.freeze_now(),
                 "previous_good": rules.previous_good_build(environment),
+                "live": live,
             }
         )
     first = Environment.objects.order_by("position").first()

@@ -20,4 +20,19 @@ def backend_for(environment) -> DeployBackend:
     return backend_class(environment, environment.deploy_settings or {})
 
 
-__all__ = ["BACKENDS", "BackendError", "DeployBackend", "backend_for"]
+def live_state(environment, expected_image: str | None) -> dict | None:
+    """What the environment's engine runs now against what our ledger says should run:
+    {"image", "in_sync", "error"}; None for the record-only backend. Drift shows here when
+    someone changed the containers or services by hand."""
+    if environment.deploy_backend == "noop":
+        return None
+    options = {**(environment.deploy_settings or {}), "api_timeout": 3}  # a page, not a deploy
+    try:
+        backend = BACKENDS[environment.deploy_backend](environment, options)
+        image = backend.current().get("image")
+    except (BackendError, KeyError) as error:
+        return {"image": None, "in_sync": False, "error": str(error)}
+    return {"image": image, "in_sync": image == expected_image, "error": ""}
+
+
+__all__ = ["BACKENDS", "BackendError", "DeployBackend", "backend_for", "live_state"]

@@ -303,3 +303,22 @@ def test_a_tls_engine_takes_the_worker_only_with_its_client_certificate(
     assert refused.status == S.FAILED
     assert f"Docker Engine unreachable at {TLS_HOST}" in refused.log
     assert commit_on(staging.port) == SHA_A  # nothing changed
+
+
+def test_the_releases_page_shows_drift_between_the_engine_and_the_ledger(
+    engine, images, staging, client, superuser
+):
+    actor = Actor(user=manager())
+    assert deploy(staging, build_row(images["a"], SHA_A, 1), actor).status == S.SUCCEEDED
+    client.force_login(superuser)
+    page = client.get("/admin/releases/environment/dashboard/").content.decode()
+    assert "Live (docker): in sync" in page
+    for container in serving(engine):  # someone removes it by hand
+        container.remove(force=True)
+    page = client.get("/admin/releases/environment/dashboard/").content.decode()
+    assert "Drift (docker): the engine runs <code>nothing</code>" in page
+    Environment.objects.filter(pk=staging.pk).update(
+        deploy_settings={**staging.deploy_settings, "docker_host": "unix:///nonexistent.sock"}
+    )
+    page = client.get("/admin/releases/environment/dashboard/").content.decode()
+    assert "Live state unknown: Docker Engine unreachable" in page
