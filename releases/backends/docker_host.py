@@ -17,6 +17,10 @@ unset on the worker:
   health_interval   seconds between health probes (overrides the image's interval)
   stop_timeout      seconds a retiring container gets to finish its requests (default 20)
   registry_auth     {"username_env": ..., "password_env": ...}
+  worker            {"command": [...], "settle": 5}: also run the worker from the same
+                    image (default command `python3 manage.py db_worker`); it must stay up
+                    `settle` seconds. Old web and worker are retired only when both new ones
+                    are up, so one release never runs half-applied.
 """
 
 import time
@@ -58,6 +62,7 @@ class DockerBackend(DeployBackend):
         "command": (list, str),
         "health_interval": (int, float),
         "stop_timeout": (int, float),
+        "worker": dict,
     }
 
     @classmethod
@@ -77,31 +82,39 @@ class DockerBackend(DeployBackend):
     def prefix(self) -> str:
         return self.options.get("name") or f"blog-{self.environment.slug}"
 
-    def _serving(self, client):
+    def _serving(self, client, role: str = "web"):
         return client.containers.list(
             all=True,
             filters={
-                "label": [f"{LABEL_ENVIRONMENT}={self.environment.slug}", f"{LABEL_ROLE}=web"]
+                "label": [f"{LABEL_ENVIRONMENT}={self.environment.slug}", f"{LABEL_ROLE}={role}"]
             },
         )
 
     def deploy(self, deployment, *, log, health_timeout) -> None:
         client = engine_client(self.options)
         ensure_image(client, deployment.image, self.options, log)
-        previous = [c for c in self._serving(client) if c.status == "running"]
-        leftovers = [c for c in self._serving(client) if c.status != "running"]
-        for container in leftovers:  # stopped ones from an interrupted switch
-            with engine_errors(f"removing the stopped container {container.name}"):
-                container.remove(force=True)
+        roles = ["web", "worker"] if self.options.get("worker") is not None else ["web"]
+        existing = {role: self._serving(client, role) for role in roles}
+        previous = [c for c in existing["web"] if c.status == "running"]
+        previous_workers = [c for c in existing.get("worker", []) if c.status == "running"]
+        for container in existing["web"] + existing.get("worker", []):
+            if container.status != "running":  # stopped ones from an interrupted switch
+                with engine_errors(f"removing the stopped container {container.name}"):
+                    container.remove(force=True)
         stop_first = self.options.get("strategy", "start-first") == "stop-first"
         if stop_first:
             for container in previous:
                 self._stop(container, log)
         new = self._start(client, deployment, previous, log)
+        started = [new]
         try:
             self._wait_until_healthy(new, health_timeout, log)
+            if "worker" in roles:
+                started.append(self._start(client, deployment, [], log, role="worker"))
+                self._wait_settled(started[-1], float(self.options["worker"].get("settle", 5)))
         except BackendError:
-            self._remove(new, log)
+            for container in started:
+                self._remove(container, log)
             if stop_first:
                 for container in previous:
                     with engine_errors(f"restarting {container.name}"):
@@ -110,15 +123,19 @@ class DockerBackend(DeployBackend):
             else:
                 log("the previous container keeps serving")
             raise
-        for container in previous:
-            if not stop_first:
+        for container in previous + previous_workers:
+            if container.status == "running" and not (stop_first and container in previous):
                 self._stop(container, log)
             self._remove(container, log)
-        log(f"{new.name} serves {deployment.image}")
+        log(f"{', '.join(c.name for c in started)} run {deployment.image}")
 
-    def _start(self, client, deployment, previous, log):
+    def _start(self, client, deployment, previous, log, role: str = "web"):
         image = client.images.get(deployment.image)
-        name = f"{self.prefix}-{deployment.pk}"
+        name = (
+            f"{self.prefix}-{deployment.pk}"
+            if role == "web"
+            else f"{self.prefix}-{role}-{deployment.pk}"
+        )
         stale = client.containers.list(all=True, filters={"name": f"^/{name}$"})
         for container in stale:  # a retry of the same deployment
             container.remove(force=True)
@@ -131,7 +148,7 @@ class DockerBackend(DeployBackend):
                 LABEL_ENVIRONMENT: self.environment.slug,
                 LABEL_DEPLOYMENT: str(deployment.pk),
                 LABEL_BUILD: deployment.build.tag,
-                LABEL_ROLE: "web",
+                LABEL_ROLE: role,
             },
             "restart_policy": {"Name": "unless-stopped"},
             "stop_signal": "SIGTERM",
@@ -140,6 +157,14 @@ class DockerBackend(DeployBackend):
             run_options["network"] = self.options["network"]
         else:
             run_options["network_mode"] = self.options.get("network_mode", "host")
+        if role == "worker":
+            worker = self.options["worker"]
+            run_options["command"] = worker.get("command") or ["python3", "manage.py", "db_worker"]
+            run_options["healthcheck"] = {"test": ["NONE"]}  # no HTTP server to probe
+            with engine_errors(f"starting {name}"):
+                container = client.containers.run(deployment.image, **run_options)
+            log(f"started {name} ({len(run_options['environment'])} environment variables set)")
+            return container
         if run_options.get("network_mode") == "host":
             in_use = {env_value(c.attrs["Config"]["Env"], HEALTH_BIND) for c in previous}
             run_options["environment"][HEALTH_BIND] = health_bind_for(
@@ -182,22 +207,33 @@ class DockerBackend(DeployBackend):
                 "old container when it stops are reset; set it to 1 (sysctl) for none"
             )
 
+    def _wait_settled(self, container, seconds: float) -> None:
+        """A process without a health check: it must still be running after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            self._raise_if_crashed(container)
+
+    def _raise_if_crashed(self, container) -> None:
+        try:
+            container.reload()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
+            raise BackendError(f"{container.name}: {error}") from None
+        state = container.attrs["State"]
+        # With a restart policy a crashing container shows as restarting, not exited.
+        crashed = state["Status"] in ("exited", "dead", "restarting")
+        if crashed or container.attrs.get("RestartCount", 0) > 0:
+            raise BackendError(
+                f"{container.name} exited with code {state.get('ExitCode')}: "
+                f"{self._tail(container)}"
+            )
+
     def _wait_until_healthy(self, container, timeout: float, log) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            try:
-                container.reload()
-            except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
-                raise BackendError(f"{container.name}: {error}") from None
+            self._raise_if_crashed(container)
             state = container.attrs["State"]
             health = (state.get("Health") or {}).get("Status")
-            # With a restart policy a crashing container shows as restarting, not exited.
-            crashed = state["Status"] in ("exited", "dead", "restarting")
-            if crashed or container.attrs.get("RestartCount", 0) > 0:
-                raise BackendError(
-                    f"{container.name} exited with code {state.get('ExitCode')}: "
-                    f"{self._tail(container)}"
-                )
             if health == "healthy" or (health is None and state["Status"] == "running"):
                 log(f"{container.name} is healthy" + ("" if health else " (no HEALTHCHECK)"))
                 return

@@ -322,3 +322,48 @@ def test_the_releases_page_shows_drift_between_the_engine_and_the_ledger(
     )
     page = client.get("/admin/releases/environment/dashboard/").content.decode()
     assert "Live state unknown: Docker Engine unreachable" in page
+
+
+def running(engine, role: str) -> list:
+    return engine.containers.list(
+        filters={"label": ["org.lawvriksh.environment=staging", f"org.lawvriksh.role={role}"]}
+    )
+
+
+def test_web_and_worker_move_together_and_a_crashing_worker_retires_nothing(
+    engine, images, staging
+):
+    actor = Actor(user=manager())
+    worker = {"command": ["python3", "manage.py", "db_worker", "--no-startup-delay"], "settle": 3}
+    Environment.objects.filter(pk=staging.pk).update(
+        deploy_settings={**staging.deploy_settings, "worker": worker}
+    )
+    staging.refresh_from_db()
+    build_a, build_b = build_row(images["a"], SHA_A, 1), build_row(images["b"], SHA_B, 2)
+    assert deploy(staging, build_a, actor).status == S.SUCCEEDED
+    second = deploy(staging, build_b, actor)
+    assert second.status == S.SUCCEEDED, second.log
+    for role in ("web", "worker"):
+        [container] = running(engine, role)
+        assert container.attrs["Config"]["Image"] == images["b"]
+    assert commit_on(staging.port) == SHA_B
+
+    # A release whose worker dies at start (here: A's, by a command that fails for its SHA).
+    crashing = [
+        "sh",
+        "-c",
+        f'[ "$GIT_SHA" = "{SHA_A}" ] && echo "worker of A crashes" >&2 '
+        "&& exit 3; exec python3 manage.py db_worker",
+    ]
+    Environment.objects.filter(pk=staging.pk).update(
+        deploy_settings={**staging.deploy_settings, "worker": {**worker, "command": crashing}}
+    )
+    staging.refresh_from_db()
+    failed = deploy(staging, build_a, actor)
+    assert failed.status == S.FAILED
+    assert "worker of A crashes" in failed.log  # its last lines, in our log
+    # Web A was healthy, but nothing was retired: B's web and worker run on.
+    for role in ("web", "worker"):
+        [container] = running(engine, role)
+        assert container.attrs["Config"]["Image"] == images["b"]
+    assert commit_on(staging.port) == SHA_B
