@@ -4,7 +4,9 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
+from django.utils.dateparse import parse_datetime
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -13,6 +15,8 @@ from releases.backends import live_state
 from releases.metrics import dora
 from releases.models import ACTIVE_DEPLOYMENT_STATUSES, Build, Deployment, Environment
 from releases.services import Actor
+
+MAX_FREEZE_HOURS = 24 * 30
 
 
 def dashboard(admin_site, request):
@@ -33,6 +37,7 @@ def dashboard(admin_site, request):
                 "dora": dora(environment),
                 "frozen": environment.is_frozen(),
                 "freeze_why": environment.freeze_now(),
+                "freeze_scheduled": environment.scheduled_freeze(),
                 "previous_good": rules.previous_good_build(environment),
                 "live": live,
             }
@@ -59,6 +64,37 @@ def dashboard(admin_site, request):
     return TemplateResponse(request, "admin/releases/dashboard.html", context)
 
 
+def _by_id(model, raw: str | None):
+    """The object with this numeric id; 404 for a missing or non-numeric one (never a 500)."""
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404(f"No {model._meta.verbose_name} {raw!r}.")
+    return get_object_or_404(model, pk=int(raw))
+
+
+def _freeze_window(source) -> tuple[datetime.datetime, datetime.datetime]:
+    """(starts, until) from the form: `starts` (optional, local time) and `hours`."""
+    try:
+        hours = int(source.get("hours") or 24)
+    except ValueError:
+        raise rules.Refused("Hours must be a whole number.", code="freeze_window_invalid")
+    if not 1 <= hours <= MAX_FREEZE_HOURS:
+        raise rules.Refused(
+            f"Hours must be between 1 and {MAX_FREEZE_HOURS}.", code="freeze_window_invalid"
+        )
+    starts = timezone.now()
+    if source.get("starts", "").strip():
+        parsed = parse_datetime(source["starts"].strip().replace(" ", "T"))
+        if parsed is None:
+            raise rules.Refused(
+                "Starts must be a date and time like 2026-12-24 18:00.",
+                code="freeze_window_invalid",
+            )
+        starts = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+    return starts, starts + datetime.timedelta(hours=hours)
+
+
 def act(admin_site, request):
     """GET: a confirmation page (what changes, a reason); POST: do it through the rules."""
     source = request.POST if request.method == "POST" else request.GET
@@ -72,12 +108,8 @@ def act(admin_site, request):
         if source.get("environment")
         else None
     )
-    build = get_object_or_404(Build, pk=source["build"]) if source.get("build") else None
-    deployment = (
-        get_object_or_404(Deployment, pk=source["deployment"])
-        if source.get("deployment")
-        else None
-    )
+    build = _by_id(Build, source.get("build"))
+    deployment = _by_id(Deployment, source.get("deployment"))
     if request.method != "POST" or not source.get("reason", "").strip():
         current = rules.current_deployment(environment) if environment else None
         candidate = build
@@ -154,7 +186,19 @@ def _do(action, actor, environment, build, deployment, reason, source) -> str:
     if action in ("mark_bad", "unmark_bad"):
         rules.set_bad(actor=actor, build=build, bad=action == "mark_bad", reason=reason)
         return f"Build {build.tag[:12]}: {'marked bad' if action == 'mark_bad' else 'unmarked'}."
-    hours = int(source.get("hours") or 24)
-    until = timezone.now() + datetime.timedelta(hours=hours) if action == "freeze" else None
-    rules.set_freeze(actor=actor, environment=environment, until=until, reason=reason)
-    return f"{environment}: {'frozen for %d hours' % hours if until else 'unfrozen'}."
+    if action == "unfreeze":
+        rules.set_freeze(actor=actor, environment=environment, until=None, reason=reason)
+        return f"{environment}: unfrozen."
+    starts, until = _freeze_window(source)
+    scheduled = starts > timezone.now()
+    rules.set_freeze(
+        actor=actor,
+        environment=environment,
+        until=until,
+        starts=starts if scheduled else None,
+        reason=reason,
+    )
+    start, end = (f"{timezone.localtime(t):%Y-%m-%d %H:%M}" for t in (starts, until))
+    if scheduled:
+        return f"{environment}: freeze scheduled {start} to {end}."
+    return f"{environment}: frozen until {end}."

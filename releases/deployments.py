@@ -390,10 +390,16 @@ def set_bad(*, actor: Actor, build: Build, bad: bool, reason: str = "") -> None:
 
 
 @transaction.atomic
-def set_freeze(*, actor: Actor, environment: Environment, until=None, reason: str = "") -> None:
-    """Freeze until a time (None unfreezes); deploys and promotes are refused meanwhile."""
+def set_freeze(
+    *, actor: Actor, environment: Environment, until=None, reason: str = "", starts=None
+) -> None:
+    """Freeze until a time, from `starts` (None: now; None `until` unfreezes); deploys and
+    promotes are refused meanwhile."""
+    if until is not None and starts is not None and starts >= until:
+        _refuse("A freeze must end after it starts.", "freeze_window_invalid")
     Environment.objects.filter(pk=environment.pk).update(
         frozen_until=until,
+        frozen_from=starts if until else None,
         freeze_reason=reason if until else "",
         frozen_by=actor.user if until and actor.user is not None else None,
     )
@@ -402,6 +408,7 @@ def set_freeze(*, actor: Actor, environment: Environment, until=None, reason: st
         "environment.freeze" if until else "environment.unfreeze",
         obj=environment,
         until=until.isoformat() if until else None,
+        starts=starts.isoformat() if until and starts else None,
         reason=reason,
     )
 

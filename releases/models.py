@@ -154,6 +154,8 @@ class Environment(models.Model):
     base_url = models.URLField(blank=True)
     requires_approval = models.BooleanField(default=False)
     frozen_until = models.DateTimeField(null=True, blank=True)
+    # A one-off freeze may be scheduled ahead: it holds from `frozen_from` (None = at once).
+    frozen_from = models.DateTimeField(null=True, blank=True)
     freeze_reason = models.CharField(max_length=255, blank=True)
     frozen_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -198,7 +200,8 @@ class Environment(models.Model):
     def freeze_now(self, now=None) -> str | None:
         """Why the environment is frozen at `now` (a one-off or a recurring window), or None."""
         now = now or timezone.now()
-        if self.frozen_until and self.frozen_until > now:
+        started = self.frozen_from is None or self.frozen_from <= now
+        if self.frozen_until and self.frozen_until > now and started:
             return f"until {self.frozen_until:%Y-%m-%d %H:%M}: {self.freeze_reason or 'frozen'}"
         local = timezone.localtime(now)
         clock = local.strftime("%H:%M")
@@ -207,6 +210,15 @@ class Environment(models.Model):
                 window.get("start", "00:00") <= clock <= window.get("end", "23:59")
             ):
                 return f"recurring window: {window.get('reason', 'frozen')}"
+        return None
+
+    def scheduled_freeze(self, now=None) -> str | None:
+        """A one-off freeze that has not started yet, said in words, or None."""
+        now = now or timezone.now()
+        if self.frozen_from and self.frozen_until and self.frozen_from > now:
+            start = timezone.localtime(self.frozen_from)
+            end = timezone.localtime(self.frozen_until)
+            return f"from {start:%Y-%m-%d %H:%M} until {end:%Y-%m-%d %H:%M}: {self.freeze_reason}"
         return None
 
     def stages_required(self) -> list[str]:

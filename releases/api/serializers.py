@@ -141,6 +141,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
             "frozen",
             "frozen_until",
             "freeze_reason",
+            "frozen_from",
             "freeze_windows",
             "pinned",
             "pinned_reason",

@@ -121,3 +121,69 @@ def test_mark_and_unmark_bad_from_the_dashboard(client):
     client.post(ACT, {"action": "unmark_bad", "build": build.pk, "reason": "fixed upstream"})
     build.refresh_from_db()
     assert build.bad_at is None
+
+
+@pytest.mark.django_db
+def test_a_freeze_can_be_scheduled_ahead_and_holds_only_in_its_window(client):
+    import datetime
+
+    import time_machine
+    from django.utils import timezone
+
+    from releases import deployments as rules
+    from releases.services import Actor
+
+    staff(client, RELEASE_MANAGER, username="rm")
+    starts = timezone.localtime() + datetime.timedelta(days=2)
+    done = client.post(
+        ACT,
+        {
+            "action": "freeze",
+            "environment": "production",
+            "reason": "year-end close",
+            "starts": starts.strftime("%Y-%m-%d %H:%M"),
+            "hours": "48",
+        },
+        follow=True,
+    )
+    assert "freeze scheduled" in " ".join(str(m) for m in done.context["messages"])
+    production = Environment.objects.get(slug="production")
+    assert production.frozen_from is not None
+    assert not production.is_frozen()  # not yet: deployments still go out
+    assert "Freeze scheduled from" in client.get(DASHBOARD).content.decode()
+    staging = Environment.objects.get(slug="staging")
+    build = make_build(7)
+    deployed(staging, build)
+    with time_machine.travel(starts + datetime.timedelta(hours=1)):
+        assert production.is_frozen()
+        with pytest.raises(rules.Refused) as refused:
+            rules.promote(actor=Actor(user=UserFactory()), environment=production, reason="x")
+        assert refused.value.code == "frozen"
+    with time_machine.travel(starts + datetime.timedelta(hours=49)):
+        assert not production.is_frozen()  # over
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"hours": "abc"}, "Hours must be a whole number."),
+        ({"hours": "0"}, "Hours must be between 1 and 720."),
+        ({"starts": "next friday"}, "Starts must be a date and time like 2026-12-24 18:00."),
+    ],
+)
+def test_a_bad_freeze_form_is_an_error_message_and_changes_nothing(client, form, message):
+    staff(client, RELEASE_MANAGER, username="rm")
+    data = {"action": "freeze", "environment": "staging", "reason": "x", **form}
+    done = client.post(ACT, data, follow=True)
+    assert message in " ".join(str(m) for m in done.context["messages"])
+    staging = Environment.objects.get(slug="staging")
+    assert staging.frozen_until is None and staging.frozen_from is None
+
+
+@pytest.mark.django_db
+def test_non_numeric_ids_are_not_found_not_server_errors(client):
+    staff(client, RELEASE_MANAGER, username="rm")
+    for key in ("build", "deployment"):
+        response = client.get(ACT, {"action": "deploy", "environment": "staging", key: "abc"})
+        assert response.status_code == 404

@@ -325,3 +325,14 @@ def test_unanswered_requests_lapse(actor, settings):
     assert rules.lapse_expired_approvals(now=later) == 1
     request.refresh_from_db()
     assert request.status == S.CANCELLED and "expired" in request.log
+
+
+@pytest.mark.django_db
+def test_a_freeze_must_end_after_it_starts(actor):
+    staging, _ = envs()
+    now = timezone.now()
+    with pytest.raises(rules.Refused) as refused:
+        rules.set_freeze(actor=actor, environment=staging, until=now, starts=now, reason="x")
+    assert refused.value.code == "freeze_window_invalid"
+    staging.refresh_from_db()
+    assert staging.frozen_until is None
