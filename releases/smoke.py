@@ -1,6 +1,8 @@
 """Smoke tests run by the worker after a deployment: the environment answers as it should."""
 
+import argparse
 import json
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -63,8 +65,6 @@ def run_smoke_tests(
 
 def main(argv=None) -> int:
     """`python3 -m releases.smoke URL [--commit SHA]`: the smoke job of .gitlab-ci.yml."""
-    import argparse
-
     parser = argparse.ArgumentParser(description="Smoke-test a running LawVriksh Blog.")
     parser.add_argument("base_url")
     parser.add_argument("--commit", default=None, help="The commit /api/v1/version/ must report.")
@@ -84,6 +84,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(main())

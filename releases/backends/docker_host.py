@@ -124,7 +124,7 @@ class DockerBackend(DeployBackend):
                 log("the previous container keeps serving")
             raise
         for container in previous + previous_workers:
-            if container.status == "running" and not (stop_first and container in previous):
+            if not (stop_first and container in previous):  # those were stopped already
                 self._stop(container, log)
             self._remove(container, log)
         log(f"{', '.join(c.name for c in started)} run {deployment.image}")
@@ -157,26 +157,23 @@ class DockerBackend(DeployBackend):
             run_options["network"] = self.options["network"]
         else:
             run_options["network_mode"] = self.options.get("network_mode", "host")
+        shared_port = role == "web" and run_options.get("network_mode") == "host"
         if role == "worker":
             worker = self.options["worker"]
             run_options["command"] = worker.get("command") or ["python3", "manage.py", "db_worker"]
             run_options["healthcheck"] = {"test": ["NONE"]}  # no HTTP server to probe
-            with engine_errors(f"starting {name}"):
-                container = client.containers.run(deployment.image, **run_options)
-            log(f"started {name} ({len(run_options['environment'])} environment variables set)")
-            return container
-        if run_options.get("network_mode") == "host":
+        if shared_port:
             in_use = {env_value(c.attrs["Config"]["Env"], HEALTH_BIND) for c in previous}
             run_options["environment"][HEALTH_BIND] = health_bind_for(
                 deployment.pk, in_use, self.options
             )
-        if self.options.get("ports"):
+        if role == "web" and self.options.get("ports"):
             run_options["ports"] = self.options["ports"]
-        if self.options.get("command"):
+        if role == "web" and self.options.get("command"):
             run_options["command"] = self.options["command"]
         interval = self.options.get("health_interval")
         test = ((image.attrs.get("Config") or {}).get("Healthcheck") or {}).get("Test")
-        if interval and test:
+        if role == "web" and interval and test:
             run_options["healthcheck"] = docker.types.Healthcheck(
                 test=test,
                 interval=int(float(interval) * NANOSECONDS),
@@ -188,7 +185,7 @@ class DockerBackend(DeployBackend):
             container = client.containers.run(deployment.image, **run_options)
         # Which variables were set, never their values.
         log(f"started {name} ({len(run_options['environment'])} environment variables set)")
-        if run_options.get("network_mode") == "host":
+        if shared_port:
             self._check_listener_migration(container, log)
         return container
 

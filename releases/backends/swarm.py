@@ -114,11 +114,11 @@ class SwarmBackend(DeployBackend):
         # Swarm keeps the last update's status until it starts this one: remember which it
         # was, so a stale "completed" or "rollback_completed" is not read as this one's.
         earlier = (service.attrs.get("UpdateStatus") or {}).get("StartedAt")
-        self._post_update(client, service, spec, version, {})
+        self._post_update(client, service, spec, version)
         log(f"{service.name}: update to {image} started (service version {version})")
         self._wait(client, service.name, image, earlier, deadline, log)
 
-    def _post_update(self, client, service, spec, version, params) -> None:
+    def _post_update(self, client, service, spec, version) -> None:
         api = client.api
         headers = {}
         auth = registry_auth(self.options)
@@ -128,7 +128,7 @@ class SwarmBackend(DeployBackend):
             response = api._post_json(
                 api._url("/services/{0}/update", service.id),
                 data=spec,
-                params={"version": version, **params},
+                params={"version": version},
                 headers=headers,
             )
             api._raise_for_status(response)

@@ -7,11 +7,16 @@ a missing engine is an error.
 """
 
 import io
+import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +24,10 @@ import docker
 import docker.errors
 import psycopg
 import pytest
+
+from releases import deployments as rules
+from releases import tasks
+from releases.models import Build, Deployment, StageResult
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = os.environ.get("CONTAINER_REGISTRY", "127.0.0.1:5000")
@@ -82,8 +91,8 @@ def _push(client, tag: str) -> str:
     return digests[0]
 
 
-def build_image(client, tag: str, **buildargs) -> str:
-    """Build our Dockerfile on the stand-in base; returns the pushed reference by digest."""
+def make_wheelhouse() -> None:
+    """Wheels built on the host for the image build (no TLS route to PyPI from a build)."""
     wheels = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "-r", "requirements.txt", "-w", "wheelhouse"],
         cwd=ROOT,
@@ -91,6 +100,19 @@ def build_image(client, tag: str, **buildargs) -> str:
         text=True,
     )
     assert wheels.returncode == 0, wheels.stderr[-3000:]
+
+
+def tool(path) -> str:
+    """The path of a command the container tests need, else skip (or fail in CI)."""
+    found = shutil.which(str(path)) if not Path(path).is_absolute() else str(path)
+    if not found or not Path(found).exists():
+        _unavailable(f"{path} is not installed (scripts/container_env.sh start installs it)")
+    return found
+
+
+def build_image(client, tag: str, **buildargs) -> str:
+    """Build our Dockerfile on the stand-in base; returns the pushed reference by digest."""
+    make_wheelhouse()
     client.images.build(
         path=str(ROOT),
         tag=f"{REPOSITORY}:{tag}",
@@ -162,3 +184,63 @@ def app_environment(database_url: str, port: int) -> dict[str, str]:
         "WEB_CONCURRENCY": "1",
         "GUNICORN_GRACEFUL_TIMEOUT": "3",
     }
+
+
+# ----------------------------------------------------------- deployments through the worker
+
+
+def commit_on(port: int) -> str | None:
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/version/", headers={"Host": "localhost"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())["commit"]
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+class PortWatcher(threading.Thread):
+    """Asks the port for its commit every 50 ms, from a second thread, and keeps the answers."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.port, self.answers, self.running = port, [], True
+
+    def run(self):
+        while self.running:
+            self.answers.append(commit_on(self.port))
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.join()
+
+
+def build_row(reference: str, sha: str, n: int) -> Build:
+    repository, digest = reference.split("@")
+    build = Build.objects.create(repository=repository, tag=sha, commit_sha=sha, digest=digest)
+    for job, stage in enumerate(["lint", "test", "security", "build"]):
+        StageResult.objects.create(build=build, stage=stage, job_id=n * 10 + job, status="success")
+    return build
+
+
+def deploy(environment, build, actor) -> Deployment:
+    deployment, _ = rules.request_deployment(
+        actor=actor, environment=environment, build=build, reason="container test"
+    )
+    tasks.run_environment_queue.call(environment.pk)
+    deployment.refresh_from_db()
+    return deployment
+
+
+def serving(engine, role: str | None = None) -> list:
+    """Running containers of the staging environment (of one role, when given)."""
+    labels = ["org.lawvriksh.environment=staging"]
+    if role:
+        labels.append(f"org.lawvriksh.role={role}")
+    return engine.containers.list(filters={"label": labels})

@@ -12,8 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.containers.conftest import BASE_IMAGE, ROOT, SHA_A, free_port
-from tests.containers.test_config_files import tool
+from tests.containers.conftest import BASE_IMAGE, ROOT, SHA_A, free_port, make_wheelhouse, tool
 
 STANDINS = ROOT / "tests" / "containers" / "standins"
 PROJECT = "blogcompose"
@@ -61,23 +60,7 @@ def stack(engine):
         ["bash", "scripts/dev_cert.sh"], cwd=ROOT, capture_output=True, text=True
     )
     assert certificate.returncode == 0, certificate.stderr
-    wheels = subprocess.run(
-        [
-            ".venv/bin/python",
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "-r",
-            "requirements.txt",
-            "-w",
-            "wheelhouse",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert wheels.returncode == 0, wheels.stderr[-2000:]
+    make_wheelhouse()
     ports = {"WEB_PORT": free_port(), "HTTPS_PORT": free_port(), "HTTP_PORT": free_port()}
     env = {
         **{k: str(v) for k, v in ports.items()},

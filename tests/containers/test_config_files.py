@@ -10,17 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.containers.conftest import ROOT, _unavailable
+from tests.containers.conftest import ROOT, tool
 
 GITLAB_CI_LOCAL = ROOT / ".tools" / "node_modules" / ".bin" / "gitlab-ci-local"
 SEED_STAGES = ["lint", "test", "security", "build", "deploy-staging", "smoke"]
-
-
-def tool(path) -> str:
-    found = shutil.which(str(path)) if not Path(path).is_absolute() else str(path)
-    if not found or not Path(found).exists():
-        _unavailable(f"{path} is not installed (scripts/container_env.sh start installs it)")
-    return found
 
 
 def run(*args, cwd=ROOT, env=None, timeout=600):

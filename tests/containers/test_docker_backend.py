@@ -1,20 +1,16 @@
 """The `docker` backend on a real engine: A, then B, then a rollback to A, each checked on
 the port; a B whose health check fails leaves A serving; engine and image errors."""
 
-import json
 import os
 import subprocess
-import threading
 import time
 from pathlib import Path
-import urllib.error
-import urllib.request
 
 import pytest
 
 from releases import deployments as rules
 from releases import tasks
-from releases.models import Build, Deployment, DeploymentStatus, Environment, StageResult
+from releases.models import Deployment, DeploymentStatus, Environment
 from releases.services import Actor
 from tests.containers.conftest import (
     REPOSITORY,
@@ -22,54 +18,19 @@ from tests.containers.conftest import (
     SHA_B,
     TLS_DIR,
     TLS_HOST,
+    PortWatcher,
     _unavailable,
     app_environment,
+    build_row,
+    commit_on,
+    deploy,
     free_port,
+    serving,
 )
 from tests.releases.test_deployment_rules import manager
 
 S = DeploymentStatus
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def commit_on(port: int) -> str | None:
-    try:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/v1/version/", headers={"Host": "localhost"}
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read())["commit"]
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
-class PortWatcher(threading.Thread):
-    """Asks the port for its commit every 50 ms, from a second thread, and keeps the answers."""
-
-    def __init__(self, port: int):
-        super().__init__(daemon=True)
-        self.port, self.answers, self.running = port, [], True
-
-    def run(self):
-        while self.running:
-            self.answers.append(commit_on(self.port))
-            time.sleep(0.05)
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.running = False
-        self.join()
-
-
-def build_row(reference: str, sha: str, n: int) -> Build:
-    repository, digest = reference.split("@")
-    build = Build.objects.create(repository=repository, tag=sha, commit_sha=sha, digest=digest)
-    for job, stage in enumerate(["lint", "test", "security", "build"]):
-        StageResult.objects.create(build=build, stage=stage, job_id=n * 10 + job, status="success")
-    return build
 
 
 @pytest.fixture
@@ -105,19 +66,6 @@ def staging(engine, container_database, monkeypatch, settings):
         all=True, filters={"label": "org.lawvriksh.environment=staging"}
     ):
         container.remove(force=True)
-
-
-def deploy(environment, build, actor) -> Deployment:
-    deployment, _ = rules.request_deployment(
-        actor=actor, environment=environment, build=build, reason="container test"
-    )
-    tasks.run_environment_queue.call(environment.pk)
-    deployment.refresh_from_db()
-    return deployment
-
-
-def serving(engine):
-    return engine.containers.list(filters={"label": "org.lawvriksh.environment=staging"})
 
 
 def test_deploy_a_then_b_then_roll_back_to_a(engine, images, staging):
@@ -324,12 +272,6 @@ def test_the_releases_page_shows_drift_between_the_engine_and_the_ledger(
     assert "Live state unknown: Docker Engine unreachable" in page
 
 
-def running(engine, role: str) -> list:
-    return engine.containers.list(
-        filters={"label": ["org.lawvriksh.environment=staging", f"org.lawvriksh.role={role}"]}
-    )
-
-
 def test_web_and_worker_move_together_and_a_crashing_worker_retires_nothing(
     engine, images, staging
 ):
@@ -344,7 +286,7 @@ def test_web_and_worker_move_together_and_a_crashing_worker_retires_nothing(
     second = deploy(staging, build_b, actor)
     assert second.status == S.SUCCEEDED, second.log
     for role in ("web", "worker"):
-        [container] = running(engine, role)
+        [container] = serving(engine, role)
         assert container.attrs["Config"]["Image"] == images["b"]
     assert commit_on(staging.port) == SHA_B
 
@@ -364,6 +306,6 @@ def test_web_and_worker_move_together_and_a_crashing_worker_retires_nothing(
     assert "worker of A crashes" in failed.log  # its last lines, in our log
     # Web A was healthy, but nothing was retired: B's web and worker run on.
     for role in ("web", "worker"):
-        [container] = running(engine, role)
+        [container] = serving(engine, role)
         assert container.attrs["Config"]["Image"] == images["b"]
     assert commit_on(staging.port) == SHA_B

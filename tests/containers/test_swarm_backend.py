@@ -13,8 +13,17 @@ from releases import tasks
 from releases.backends.swarm import SwarmBackend
 from releases.models import Deployment, DeploymentStatus, Environment
 from releases.services import Actor
-from tests.containers.conftest import ROOT, SHA_A, SHA_B, app_environment, free_port
-from tests.containers.test_docker_backend import PortWatcher, build_row, commit_on, deploy
+from tests.containers.conftest import (
+    ROOT,
+    SHA_A,
+    SHA_B,
+    PortWatcher,
+    app_environment,
+    build_row,
+    commit_on,
+    deploy,
+    free_port,
+)
 from tests.releases.test_deployment_rules import manager
 
 S = DeploymentStatus
@@ -144,7 +153,5 @@ def test_a_stale_service_version_is_refused(engine, images, stack):
     stale = client.services.get(WEB)
     service.update(labels={"touched": "yes"})  # someone else changed it meanwhile
     with pytest.raises(BackendError) as error:
-        backend._post_update(
-            client, stale, stale.attrs["Spec"], stale.attrs["Version"]["Index"], {}
-        )
+        backend._post_update(client, stale, stale.attrs["Spec"], stale.attrs["Version"]["Index"])
     assert "out of sequence" in str(error.value)
