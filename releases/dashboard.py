@@ -13,7 +13,13 @@ from django.utils import timezone
 from releases import deployments as rules
 from releases.backends import live_state
 from releases.metrics import dora
-from releases.models import ACTIVE_DEPLOYMENT_STATUSES, Build, Deployment, Environment
+from releases.models import (
+    ACTIVE_DEPLOYMENT_STATUSES,
+    Build,
+    Deployment,
+    Environment,
+    entry_stages,
+)
 from releases.services import Actor
 
 MAX_FREEZE_HOURS = 24 * 30
@@ -44,6 +50,7 @@ def dashboard(admin_site, request):
         )
     first = Environment.objects.order_by("position").first()
     builds = Build.objects.prefetch_related("stage_results")[:15]
+    required = entry_stages()
     context = {
         **admin_site.each_context(request),
         "title": "Releases",
@@ -55,7 +62,8 @@ def dashboard(admin_site, request):
             {
                 "build": b,
                 "results": [b.current_results()[s] for s in sorted(b.current_results())],
-                "deployable": b.is_deployable(first.stages_required() if first else None),
+                "status": b.overall_status(),
+                "deployable": b.is_deployable(required),
             }
             for b in builds
         ],

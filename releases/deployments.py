@@ -23,11 +23,13 @@ from releases.models import (
     Environment,
 )
 from releases.services import Actor, audit
+from releases.stages import NOT_PASSED
 
 S = DeploymentStatus
 
 NO_DIGEST = "Build {tag} has no digest yet: only an image pushed to the registry can run."
 STAGES_MISSING = "Build {tag} has not passed {stages} (required for {environment})."
+STAGES_FAILED = "Build {tag} failed {stages}: a build with a failed job never ships."
 NOT_ON_PREVIOUS = (
     "Build {tag} has not succeeded on {previous} (with passing smoke tests); "
     "only such a build may enter {environment}."
@@ -107,6 +109,13 @@ def _check_gates(environment: Environment, build: Build) -> None:
                 ),
                 "stages_missing",
             )
+    # Any failed stage blocks, required or not (a failed pipeline never ships).
+    failed = [v.stage for v in build.current_results().values() if v.status in NOT_PASSED]
+    if failed:
+        _refuse(
+            STAGES_FAILED.format(tag=build.tag[:12], stages=", ".join(failed)), "stages_failed"
+        )
+    if previous is None:
         return
     passed = previous.deployments.filter(
         build=build, status=S.SUCCEEDED, smoke_result__passed=True

@@ -115,6 +115,7 @@ def _pipeline(payload: dict, actor):
             stage=job["stage"],
             job_name=job.get("name") or "",
             status=stage_status(job.get("status")),
+            allow_failure=job.get("allow_failure") is True,
             started_at=parse_time(job.get("started_at")),
             finished_at=parse_time(job.get("finished_at")),
             duration=job.get("duration"),
@@ -146,6 +147,7 @@ def _job(payload: dict, actor):
         stage=payload.get("build_stage") or "unknown",
         job_name=payload.get("build_name") or "",
         status=stage_status(payload.get("build_status")),
+        allow_failure=payload.get("build_allow_failure") is True,
         started_at=parse_time(
             payload.get("build_started_at_iso") or payload.get("build_started_at")
         ),

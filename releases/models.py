@@ -6,35 +6,12 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from releases.stages import STAGE_RANK, StageStatus, StageVerdict, verdicts  # noqa: F401
+
 DIGEST_VALIDATOR = RegexValidator(
     r"^sha256:[0-9a-f]{64}$", "A digest is 'sha256:' followed by 64 lowercase hex digits."
 )
 SHA_VALIDATOR = RegexValidator(r"^[0-9a-f]{40}$", "A commit SHA is 40 lowercase hex digits.")
-
-
-class StageStatus(models.TextChoices):
-    """GitLab's job statuses; `RANK` orders them in time (a report never moves back)."""
-
-    CREATED = "created", "Created"
-    PENDING = "pending", "Pending"
-    MANUAL = "manual", "Manual"  # waiting for someone to start it
-    RUNNING = "running", "Running"
-    SUCCESS = "success", "Success"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
-    SKIPPED = "skipped", "Skipped"
-
-
-STAGE_RANK = {
-    StageStatus.CREATED: 0,
-    StageStatus.PENDING: 1,
-    StageStatus.MANUAL: 1,
-    StageStatus.RUNNING: 2,
-    StageStatus.SUCCESS: 3,
-    StageStatus.FAILED: 3,
-    StageStatus.CANCELED: 3,
-    StageStatus.SKIPPED: 3,
-}
 
 
 class BuildStatus(models.TextChoices):
@@ -85,15 +62,12 @@ class Build(models.Model):
         """The immutable reference deployments use: repository@digest."""
         return f"{self.repository}@{self.digest}" if self.digest else ""
 
-    def current_results(self) -> dict[str, "StageResult"]:
-        """Per stage, the result of its latest job (a retried job replaces an earlier one)."""
-        current: dict[str, StageResult] = {}
-        for result in sorted(self.stage_results.all(), key=lambda r: (r.stage, r.job_id)):
-            current[result.stage] = result
-        return current
+    def current_results(self) -> dict[str, "StageVerdict"]:
+        """Per stage, its verdict from the latest attempt of each of its jobs."""
+        return verdicts(self.stage_results.all())
 
     def overall_status(self) -> str:
-        statuses = {result.status for result in self.current_results().values()}
+        statuses = {verdict.status for verdict in self.current_results().values()}
         if not statuses:
             return BuildStatus.PENDING
         if statuses & {StageStatus.FAILED, StageStatus.CANCELED}:
@@ -105,8 +79,8 @@ class Build(models.Model):
         return BuildStatus.PENDING
 
     def missing_stages(self, required=None) -> list[str]:
-        """Required stages without a current successful result."""
-        required = settings.RELEASES_REQUIRED_STAGES if required is None else required
+        """Required stages without a passed verdict."""
+        required = entry_stages() if required is None else required
         current = self.current_results()
         return [
             stage
@@ -115,8 +89,19 @@ class Build(models.Model):
         ]
 
     def is_deployable(self, required=None) -> bool:
-        """Every required stage passed and the digest is known."""
-        return bool(self.digest) and not self.missing_stages(required)
+        """The digest is known, every required stage passed and no stage failed: the same
+        answer the first environment's gate gives (`required` defaults to its stages)."""
+        return (
+            bool(self.digest)
+            and not self.missing_stages(required)
+            and self.overall_status() != BuildStatus.FAILED
+        )
+
+
+def entry_stages() -> list[str]:
+    """The stages the first environment of the chain requires (where builds enter)."""
+    first = Environment.objects.order_by("position", "name").first()
+    return first.stages_required() if first else list(settings.RELEASES_REQUIRED_STAGES)
 
 
 class StageResult(models.Model):
@@ -127,6 +112,8 @@ class StageResult(models.Model):
     job_name = models.CharField(max_length=255, blank=True)
     job_id = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=StageStatus.choices)
+    # GitLab's `allow_failure: true`: this job's failure is a warning, never a block.
+    allow_failure = models.BooleanField(default=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration = models.FloatField(null=True, blank=True, help_text="Seconds.")

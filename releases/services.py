@@ -36,6 +36,7 @@ STAGE_FIELDS = (
     "stage",
     "job_name",
     "status",
+    "allow_failure",
     "started_at",
     "finished_at",
     "duration",

@@ -1,6 +1,7 @@
 """Serializers of the CI API: build and stage reports in, builds with their stages out."""
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from releases.models import (
@@ -10,6 +11,7 @@ from releases.models import (
     Deployment,
     Environment,
     StageResult,
+    entry_stages,
 )
 from releases.models import StageStatus
 
@@ -37,6 +39,9 @@ class StageReportSerializer(serializers.Serializer):
     job_name = serializers.CharField(required=False, allow_blank=True, max_length=255)
     job_id = serializers.IntegerField(min_value=1)
     status = serializers.ChoiceField(choices=StageStatus.choices)
+    allow_failure = serializers.BooleanField(
+        required=False, default=False, help_text="GitLab's allow_failure: a failure only warns."
+    )
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
     duration = serializers.FloatField(required=False, allow_null=True, min_value=0)
@@ -58,6 +63,7 @@ class StageResultSerializer(serializers.ModelSerializer):
             "job_name",
             "job_id",
             "status",
+            "allow_failure",
             "started_at",
             "finished_at",
             "duration",
@@ -66,6 +72,25 @@ class StageResultSerializer(serializers.ModelSerializer):
             "details",
             "reported_at",
         ]
+
+
+class StageVerdictSerializer(serializers.Serializer):
+    """A stage's verdict from the latest attempt of each of its jobs, with the job to open."""
+
+    stage = serializers.CharField()
+    status = serializers.ChoiceField(choices=StageStatus.choices)
+    job_id = serializers.IntegerField(source="deciding_job.job_id")
+    job_name = serializers.CharField(source="deciding_job.job_name")
+    job_url = serializers.CharField(source="deciding_job.job_url")
+    summary = serializers.CharField(source="deciding_job.summary")
+    finished_at = serializers.DateTimeField(source="deciding_job.finished_at", allow_null=True)
+    jobs = StageResultSerializer(many=True, help_text="The latest attempt of each job.")
+    warnings = serializers.SerializerMethodField(
+        help_text="Jobs allowed to fail that did not pass (they do not block)."
+    )
+
+    def get_warnings(self, verdict) -> list[str]:
+        return [f"{job.job_name or job.job_id}: {job.status}" for job in verdict.warnings]
 
 
 class BuildSerializer(serializers.ModelSerializer):
@@ -99,18 +124,27 @@ class BuildSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    def _required(self):
+        # The first environment's stages, read once per response (not once per build).
+        if "entry_stages" not in self.context:
+            self.context["entry_stages"] = entry_stages()
+        return self.context["entry_stages"]
+
     def get_status(self, build) -> str:
         return build.overall_status()
 
     def get_deployable(self, build) -> bool:
-        return build.is_deployable()
+        return build.is_deployable(self._required())
 
     def get_missing_stages(self, build) -> list[str]:
-        return build.missing_stages()
+        return build.missing_stages(self._required())
 
+    @extend_schema_field(StageVerdictSerializer(many=True))
     def get_stages(self, build) -> list[dict]:
         current = build.current_results()
-        return StageResultSerializer([current[stage] for stage in sorted(current)], many=True).data
+        return StageVerdictSerializer(
+            [current[stage] for stage in sorted(current)], many=True
+        ).data
 
 
 class BuildHistorySerializer(BuildSerializer):

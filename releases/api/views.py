@@ -33,7 +33,7 @@ from releases.api.serializers import (
     StageReportSerializer,
     StageResultSerializer,
 )
-from releases.models import Build, Deployment, Environment, StageResult
+from releases.models import Build, Deployment, Environment, StageResult, entry_stages
 
 LIST_WINDOW = 500  # status/deployable are derived: they filter the newest builds only
 
@@ -102,8 +102,8 @@ class BuildViewSet(
             if wanted_status:
                 builds = [b for b in builds if b.overall_status() == wanted_status]
             if deployable in ("true", "1", "false", "0"):
-                want = deployable in ("true", "1")
-                builds = [b for b in builds if b.is_deployable() == want]
+                want, required = deployable in ("true", "1"), entry_stages()
+                builds = [b for b in builds if b.is_deployable(required) == want]
             queryset = builds
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(BuildSerializer(page, many=True).data)

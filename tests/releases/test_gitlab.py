@@ -21,10 +21,11 @@ from rest_framework.test import APIClient
 
 from releases import oidc, services
 from releases.models import AuditEvent, Build, StageResult, WebhookDelivery
+from tests.releases.conftest import WEBHOOK_SECRET
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WEBHOOK = "/api/v1/releases/gitlab/webhook/"
-SECRET = "hook-secret-for-tests"
+SECRET = WEBHOOK_SECRET
 
 
 def fixture(name):
@@ -40,13 +41,6 @@ def deliver(client, event, payload, secret=SECRET, **headers):
         HTTP_X_GITLAB_TOKEN=secret,
         **headers,
     )
-
-
-@pytest.fixture
-def hook(settings):
-    settings.GITLAB_WEBHOOK_SECRET = SECRET
-    settings.GITLAB_WEBHOOK_SIGNING_TOKEN = ""
-    return APIClient()
 
 
 # ----------------------------------------------------------------------------- webhooks
