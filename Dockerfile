@@ -38,6 +38,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production \
     PORT=8000 \
+    WORKER_HEARTBEAT_FILE=/tmp/worker-heartbeat \
     GIT_SHA=${GIT_SHA} \
     APP_VERSION=${APP_VERSION} \
     BUILD_TIME=${BUILD_TIME}

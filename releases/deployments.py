@@ -287,13 +287,24 @@ def decide(
 
 @transaction.atomic
 def cancel(*, actor: Actor, deployment: Deployment, reason: str = "") -> Deployment:
+    """A waiting deployment is cancelled at once; a running one is asked to stop (the
+    worker's backend removes what it started and the previous release keeps serving)."""
     _lock(deployment.environment)
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    now = timezone.now()
+    if deployment.status == S.RUNNING:
+        if deployment.cancel_requested_at is None:
+            deployment.cancel_requested_at = now
+            who = actor.user or actor.oidc_subject or "someone"
+            deployment.log += f"{now:%Y-%m-%d %H:%M:%S} cancel requested by {who}: {reason}\n"
+            deployment.save(update_fields=["cancel_requested_at", "log"])
+            audit(actor, "deployment.cancel_request", obj=deployment, reason=reason)
+        return deployment
     if deployment.status not in (S.AWAITING_APPROVAL, S.QUEUED):
         _refuse(
             CANNOT_CANCEL.format(status=deployment.get_status_display().lower()), "cannot_cancel"
         )
-    deployment.status, deployment.finished_at = S.CANCELLED, timezone.now()
+    deployment.status, deployment.finished_at = S.CANCELLED, now
     deployment.save(update_fields=["status", "finished_at"])
     audit(actor, "deployment.cancel", obj=deployment, reason=reason)
     return deployment
@@ -322,9 +333,28 @@ def start_next(environment: Environment) -> Deployment | None:
 
 @transaction.atomic
 def finish(*, deployment: Deployment, succeeded: bool, log: str = "", smoke=None) -> Deployment:
+    """A running deployment ends: succeeded, failed, or cancelled when that was asked for.
+
+    Decided on the locked, re-read row: only a *running* deployment can finish, so a late
+    result from a worker presumed dead never turns a recovered "failed" into "succeeded"
+    while the next deployment runs."""
+    _lock(deployment.environment)
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
-    deployment.status = S.SUCCEEDED if succeeded else S.FAILED
-    deployment.finished_at = timezone.now()
+    now = timezone.now()
+    if deployment.status != S.RUNNING:
+        outcome = "success" if succeeded else "failure"
+        deployment.log += (
+            f"{log}{now:%Y-%m-%d %H:%M:%S} a late {outcome} report was ignored: "
+            f"the deployment was already {deployment.get_status_display().lower()}\n"
+        )
+        deployment.save(update_fields=["log"])
+        audit(Actor(), "deployment.finish", obj=deployment, outcome="ignored", late=outcome)
+        return deployment
+    if deployment.cancel_requested_at is not None and not succeeded:
+        deployment.status = S.CANCELLED
+    else:
+        deployment.status = S.SUCCEEDED if succeeded else S.FAILED
+    deployment.finished_at = now
     deployment.log += log
     if smoke is not None:
         deployment.smoke_result = smoke

@@ -379,6 +379,8 @@ class Deployment(models.Model):
     approval_expires_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Release staff asked to stop a running deployment; the worker stops at its next check.
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     log = models.TextField(blank=True)
     smoke_result = models.JSONField(default=dict, blank=True)
@@ -425,3 +427,20 @@ class Approval(models.Model):
         if self.pk is not None:
             raise RuntimeError("Approvals are immutable.")
         super().save(*args, **kwargs)
+
+
+class WorkerHeartbeat(models.Model):
+    """A deployment worker's last sign of life (its upkeep writes it every tick)."""
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    release = models.CharField(max_length=64, blank=True, help_text="GIT_SHA of its code.")
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-seen_at"]
+
+    def __str__(self):
+        return f"worker {self.worker_id} on {self.hostname}"

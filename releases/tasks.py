@@ -8,9 +8,10 @@ heartbeat; one whose heartbeat is stale (a worker died) is marked failed first.
 
 import datetime
 import logging
+import threading
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.tasks import task
 from django.utils import timezone
 
@@ -42,6 +43,10 @@ def run_environment_queue(environment_id: int) -> int:
     return ran
 
 
+class Cancelled(BackendError):
+    """Release staff cancelled the running deployment."""
+
+
 def _log(deployment: Deployment, line: str) -> None:
     stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
     deployment.log += f"{stamp} {line}\n"
@@ -50,12 +55,65 @@ def _log(deployment: Deployment, line: str) -> None:
     )
 
 
+class KeepAlive:
+    """While the backend works (pulls, health waits, smoke tests), refresh the deployment's
+    heartbeat on a thread of its own and notice a cancel request."""
+
+    def __init__(self, deployment_id: int):
+        self.deployment_id = deployment_id
+        self.interval = min(5.0, max(0.5, settings.RELEASES_HEARTBEAT_TIMEOUT / 6))
+        self.cancelled = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="deployment-heartbeat")
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()
+
+    def beat(self) -> None:
+        with transaction.atomic():
+            # skip_locked: a state change holding the row is never waited on here.
+            row = (
+                Deployment.objects.select_for_update(skip_locked=True)
+                .filter(pk=self.deployment_id, status=DeploymentStatus.RUNNING)
+                .values_list("pk", "cancel_requested_at")
+                .first()
+            )
+            if row is None:
+                return  # finished, or locked by a state change right now
+            Deployment.objects.filter(pk=self.deployment_id).update(heartbeat_at=timezone.now())
+        if row[1] is not None:
+            self.cancelled.set()
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.beat()
+                except Exception:  # a lost connection: the next beat tries again
+                    logger.exception("heartbeat of deployment %s failed", self.deployment_id)
+                    connection.close()
+        finally:
+            connection.close()
+
+
 def execute(deployment: Deployment) -> Deployment:
     """Apply one running deployment, smoke-test it, finish it (and roll back on failure)."""
+    with KeepAlive(deployment.pk) as keep_alive:
+        return _execute(deployment, keep_alive.cancelled)
+
+
+def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
     environment = deployment.environment
     smoke = None
+    switched = False
     try:
         backend = backend_for(environment)
+        backend.cancelled = cancelled.is_set
         backend.deploy(
             deployment,
             log=lambda line: _log(deployment, line),
@@ -63,6 +121,9 @@ def execute(deployment: Deployment) -> Deployment:
                 "health_timeout", settings.RELEASES_HEALTH_TIMEOUT
             ),
         )
+        switched = True
+        if cancelled.is_set():
+            raise Cancelled("cancelled after the switch: going back to the previous release")
         if environment.base_url:
             check_commit = environment.deploy_settings.get("check_commit", True)
             smoke = run_smoke_tests(
@@ -78,7 +139,7 @@ def execute(deployment: Deployment) -> Deployment:
         _log(
             deployment, f"smoke tests {'passed' if smoke['passed'] else 'failed'} {smoke['error']}"
         )
-        succeeded = smoke["passed"]
+        succeeded = smoke["passed"] and not cancelled.is_set()
     except BackendError as error:
         _log(deployment, f"backend error: {error}")
         succeeded = False
@@ -87,10 +148,19 @@ def execute(deployment: Deployment) -> Deployment:
         _log(deployment, f"worker error: {error!r}")
         succeeded = False
     finished = deployments.finish(deployment=deployment, succeeded=succeeded, smoke=smoke)
-    if not succeeded and deployment.kind != DeploymentKind.ROLLBACK:
+    if finished.status == DeploymentStatus.CANCELLED and not switched:
+        _log(finished, "cancelled: what was started is removed; the previous release serves")
+        return finished
+    if finished.status not in (DeploymentStatus.FAILED, DeploymentStatus.CANCELLED):
+        return finished  # succeeded, or finished meanwhile by someone else (a late result)
+    if deployment.kind != DeploymentKind.ROLLBACK:
         # Back to what ran before this attempt: the environment's last good build.
         last_good = deployments.current_deployment(environment)
-        why = (smoke or {}).get("error") or "the deployment failed"
+        why = (smoke or {}).get("error") or (
+            "cancelled by release staff"
+            if finished.status == DeploymentStatus.CANCELLED
+            else "the deployment failed"
+        )
         if last_good is None or last_good.build_id == deployment.build_id:
             _log(finished, "no automatic rollback: no earlier good build here")
         else:

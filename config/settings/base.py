@@ -57,14 +57,15 @@ THIRD_PARTY_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_tasks_db",
 ]
 LOCAL_APPS = [
     "core",
     "blog",
     "releases",
 ]
-INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+# django_tasks_db comes after `releases`, whose db_worker command (with heartbeat and
+# recovery) wraps and replaces the plain one.
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS + ["django_tasks_db"]
 
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
@@ -155,7 +156,10 @@ GITLAB_OIDC_AUDIENCE = env("GITLAB_OIDC_AUDIENCE", default="")
 GITLAB_OIDC_PROJECTS = env.list("GITLAB_OIDC_PROJECTS", default=[])
 # The deployment worker (django.tasks, stored in PostgreSQL by django-tasks-db).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# A running deployment (or a worker) silent this long is taken for dead and recovered.
 RELEASES_HEARTBEAT_TIMEOUT = env.int("RELEASES_HEARTBEAT_TIMEOUT", default=300)
+# Seconds between a worker's upkeep ticks: heartbeat, recovery, lapsed approvals.
+RELEASES_WORKER_TICK = env.float("RELEASES_WORKER_TICK", default=10.0)
 RELEASES_HEALTH_TIMEOUT = env.int("RELEASES_HEALTH_TIMEOUT", default=120)
 RELEASES_SMOKE_ATTEMPTS = env.int("RELEASES_SMOKE_ATTEMPTS", default=5)
 RELEASES_SMOKE_BACKOFF = env.float("RELEASES_SMOKE_BACKOFF", default=2.0)

@@ -39,6 +39,13 @@ class DeployBackend:
     def __init__(self, environment, options: dict):
         self.environment = environment
         self.options = options
+        # Set by the worker: True once release staff cancelled the deployment. Backends
+        # check it in their waits and stop what they started (BackendError).
+        self.cancelled: Callable[[], bool] = lambda: False
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancelled():
+            raise BackendError("cancelled by release staff")
 
     def deploy(self, deployment, *, log: Log, health_timeout: float) -> None:
         """Pull, start, wait until healthy (at most `health_timeout` s), retire the old one.

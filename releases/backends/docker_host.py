@@ -17,10 +17,12 @@ unset on the worker:
   health_interval   seconds between health probes (overrides the image's interval)
   stop_timeout      seconds a retiring container gets to finish its requests (default 20)
   registry_auth     {"username_env": ..., "password_env": ...}
-  worker            {"command": [...], "settle": 5}: also run the worker from the same
-                    image (default command `python3 manage.py db_worker`); it must stay up
-                    `settle` seconds. Old web and worker are retired only when both new ones
-                    are up, so one release never runs half-applied.
+  worker            {"command": [...]}: also run the worker from the same image (default
+                    command `python3 manage.py db_worker`). The new worker counts as up only
+                    on a positive signal: its health check sees the heartbeat file its
+                    upkeep writes once it has reached its database. Old web and worker are
+                    retired only when both new ones are healthy, so one release never runs
+                    half-applied.
 """
 
 import time
@@ -46,6 +48,8 @@ from releases.backends.engine import (
 )
 
 NANOSECONDS = 1_000_000_000
+# Where a worker container's upkeep writes its heartbeat (docker/healthcheck.py --worker).
+WORKER_HEARTBEAT_FILE = "/tmp/worker-heartbeat"  # nosec B108: inside the container
 
 
 class DockerBackend(DeployBackend):
@@ -111,7 +115,7 @@ class DockerBackend(DeployBackend):
             self._wait_until_healthy(new, health_timeout, log)
             if "worker" in roles:
                 started.append(self._start(client, deployment, [], log, role="worker"))
-                self._wait_settled(started[-1], float(self.options["worker"].get("settle", 5)))
+                self._wait_until_healthy(started[-1], health_timeout, log)
         except BackendError:
             for container in started:
                 self._remove(container, log)
@@ -161,7 +165,15 @@ class DockerBackend(DeployBackend):
         if role == "worker":
             worker = self.options["worker"]
             run_options["command"] = worker.get("command") or ["python3", "manage.py", "db_worker"]
-            run_options["healthcheck"] = {"test": ["NONE"]}  # no HTTP server to probe
+            run_options["environment"]["WORKER_HEARTBEAT_FILE"] = WORKER_HEARTBEAT_FILE
+            interval = float(self.options.get("health_interval") or 2)
+            run_options["healthcheck"] = docker.types.Healthcheck(
+                test=["CMD", "python3", "/app/docker/healthcheck.py", "--worker"],
+                interval=int(interval * NANOSECONDS),
+                timeout=5 * NANOSECONDS,
+                retries=3,
+                start_period=int(interval * 10 * NANOSECONDS),
+            )
         if shared_port:
             in_use = {env_value(c.attrs["Config"]["Env"], HEALTH_BIND) for c in previous}
             run_options["environment"][HEALTH_BIND] = health_bind_for(
@@ -204,14 +216,8 @@ class DockerBackend(DeployBackend):
                 "old container when it stops are reset; set it to 1 (sysctl) for none"
             )
 
-    def _wait_settled(self, container, seconds: float) -> None:
-        """A process without a health check: it must still be running after `seconds`."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            time.sleep(0.5)
-            self._raise_if_crashed(container)
-
     def _raise_if_crashed(self, container) -> None:
+        self.raise_if_cancelled()
         try:
             container.reload()
         except (docker.errors.DockerException, requests.exceptions.RequestException) as error:

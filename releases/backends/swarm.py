@@ -137,6 +137,7 @@ class SwarmBackend(DeployBackend):
         """Until Swarm says this update completed and every task runs `image`."""
         rolling_back = False
         while True:
+            self.raise_if_cancelled()
             with engine_errors(f"inspecting {name}"):
                 service = client.services.get(name)
             status = service.attrs.get("UpdateStatus") or {}

@@ -276,7 +276,9 @@ def test_web_and_worker_move_together_and_a_crashing_worker_retires_nothing(
     engine, images, staging
 ):
     actor = Actor(user=manager())
-    worker = {"command": ["python3", "manage.py", "db_worker", "--no-startup-delay"], "settle": 3}
+    worker = {
+        "command": ["python3", "manage.py", "db_worker", "--no-startup-delay"],
+    }
     Environment.objects.filter(pk=staging.pk).update(
         deploy_settings={**staging.deploy_settings, "worker": worker}
     )
