@@ -349,6 +349,7 @@ def finish(*, deployment: Deployment, succeeded: bool, log: str = "", smoke=None
         )
         deployment.save(update_fields=["log"])
         audit(Actor(), "deployment.finish", obj=deployment, outcome="ignored", late=outcome)
+        deployment.late_result = True
         return deployment
     if deployment.cancel_requested_at is not None and not succeeded:
         deployment.status = S.CANCELLED
@@ -360,6 +361,7 @@ def finish(*, deployment: Deployment, succeeded: bool, log: str = "", smoke=None
         deployment.smoke_result = smoke
     deployment.save(update_fields=["status", "finished_at", "log", "smoke_result"])
     audit(Actor(), "deployment.finish", obj=deployment, status=deployment.status)
+    deployment.late_result = False  # this call decided the outcome
     return deployment
 
 

@@ -30,10 +30,12 @@ def run_smoke_tests(
     backoff: float = 1.0,
     request_timeout: float = 5.0,
     overall_timeout: float = 60.0,
+    cancelled=None,
 ) -> dict:
     """/healthz 200, /readyz 200, /api/v1/version/ reporting `expected_commit` (when given),
     plus `extra_paths` ([path, expected status]); each retried with backoff, all within
-    `overall_timeout`. Returns {"passed": bool, "checks": [...], "error": "..."}."""
+    `overall_timeout`; stopped early when the `cancelled` event (a threading.Event) is set.
+    Returns {"passed": bool, "checks": [...], "error": "..."}."""
     deadline = time.monotonic() + overall_timeout
     base = base_url.rstrip("/")
     checks = [("/healthz", 200), ("/readyz", 200), ("/api/v1/version/", 200), *extra_paths]
@@ -42,6 +44,8 @@ def run_smoke_tests(
         detail = ""
         for attempt in range(attempts):
             remaining = deadline - time.monotonic()
+            if cancelled is not None and cancelled.is_set():
+                return {"passed": False, "checks": results, "error": "cancelled"}
             if remaining <= 0:
                 return {"passed": False, "checks": results, "error": f"timed out at {path}"}
             status, body = _get(base + path, min(request_timeout, remaining))
@@ -56,7 +60,11 @@ def run_smoke_tests(
                 detail = f"commit {commit!r}, expected {expected_commit!r}"
             if ok:
                 break
-            time.sleep(min(backoff * 2**attempt, max(0, deadline - time.monotonic())))
+            pause = min(backoff * 2**attempt, max(0, deadline - time.monotonic()))
+            if cancelled is not None:
+                cancelled.wait(pause)
+            else:
+                time.sleep(pause)
         results.append({"path": path, "ok": ok, "detail": detail})
         if not ok:
             return {"passed": False, "checks": results, "error": f"{path}: {detail}"}

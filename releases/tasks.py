@@ -12,6 +12,8 @@ import threading
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.tasks import task
 from django.utils import timezone
 
@@ -50,8 +52,9 @@ class Cancelled(BackendError):
 def _log(deployment: Deployment, line: str) -> None:
     stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
     deployment.log += f"{stamp} {line}\n"
+    # Appended in SQL: a line written meanwhile (a cancel request) is never overwritten.
     Deployment.objects.filter(pk=deployment.pk).update(
-        log=deployment.log, heartbeat_at=timezone.now()
+        log=Concat(F("log"), Value(f"{stamp} {line}\n")), heartbeat_at=timezone.now()
     )
 
 
@@ -133,6 +136,7 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
                 attempts=settings.RELEASES_SMOKE_ATTEMPTS,
                 backoff=settings.RELEASES_SMOKE_BACKOFF,
                 overall_timeout=settings.RELEASES_SMOKE_TIMEOUT,
+                cancelled=cancelled,
             )
         else:
             smoke = {"passed": True, "checks": [], "error": "", "skipped": "no base URL"}
@@ -148,31 +152,29 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
         _log(deployment, f"worker error: {error!r}")
         succeeded = False
     finished = deployments.finish(deployment=deployment, succeeded=succeeded, smoke=smoke)
-    if finished.status == DeploymentStatus.CANCELLED and not switched:
+    if finished.late_result:
+        return finished  # someone else decided meanwhile (recovered as failed): leave it
+    cancelled_here = finished.status == DeploymentStatus.CANCELLED
+    if cancelled_here and not switched:
         _log(finished, "cancelled: what was started is removed; the previous release serves")
         return finished
-    if finished.status not in (DeploymentStatus.FAILED, DeploymentStatus.CANCELLED):
-        return finished  # succeeded, or finished meanwhile by someone else (a late result)
-    if deployment.kind != DeploymentKind.ROLLBACK:
-        # Back to what ran before this attempt: the environment's last good build.
-        last_good = deployments.current_deployment(environment)
-        why = (smoke or {}).get("error") or (
-            "cancelled by release staff"
-            if finished.status == DeploymentStatus.CANCELLED
-            else "the deployment failed"
+    if finished.status == DeploymentStatus.SUCCEEDED or deployment.kind == DeploymentKind.ROLLBACK:
+        return finished
+    # Back to what ran before this attempt: the environment's last good build.
+    last_good = deployments.current_deployment(environment)
+    if cancelled_here:
+        why = "cancelled by release staff after the switch"
+    else:
+        why = f"smoke tests failed: {(smoke or {}).get('error') or 'the deployment failed'}"
+    if last_good is None or last_good.build_id == deployment.build_id:
+        _log(finished, "no automatic rollback: no earlier good build here")
+        return finished
+    try:
+        deployments.rollback(
+            actor=WORKER, environment=environment, build=last_good.build, reason=why
         )
-        if last_good is None or last_good.build_id == deployment.build_id:
-            _log(finished, "no automatic rollback: no earlier good build here")
-        else:
-            try:
-                deployments.rollback(
-                    actor=WORKER,
-                    environment=environment,
-                    build=last_good.build,
-                    reason=f"smoke tests failed: {why}",
-                )
-            except deployments.Refused as refused:
-                _log(finished, f"no automatic rollback: {' '.join(refused.messages)}")
+    except deployments.Refused as refused:
+        _log(finished, f"no automatic rollback: {' '.join(refused.messages)}")
     return finished
 
 
