@@ -423,16 +423,19 @@ def purge_expired_trash(now=None) -> int:
     now = now or timezone.now()
     cutoff = now - datetime.timedelta(days=settings.BLOG_TRASH_DAYS)
     expired = list(Post.objects.filter(deleted_at__lt=cutoff).values_list("pk", flat=True))
+    purged = 0
     for post_id in expired:
         with transaction.atomic():
             post = Post.objects.select_for_update().filter(pk=post_id).first()
-            if post is None:
+            # Lock, re-read, decide: an editor may have restored it since the list was read.
+            if post is None or post.deleted_at is None or post.deleted_at >= cutoff:
                 continue
             seq = bump_content_version()
             if post.was_published:
                 PostTombstone.objects.create(change_seq=seq, post_id=post.pk, slug=post.slug)
             post.delete()
-    return len(expired)
+            purged += 1
+    return purged
 
 
 # --------------------------------------------------------------------------- previews
