@@ -1,10 +1,16 @@
 """Full-text search: PostgreSQL tsvector (weighted, GIN-indexed) with an icontains fallback."""
 
+import html
+
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
+from django.utils.html import escape, strip_tags
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 SEARCH_CONFIG = "english"
+# Match markers ts_headline puts around hits: private-use characters no author types, so the
+# snippet can be escaped whole and only these become <mark> tags.
+MARK_START, MARK_STOP = "\ue000", "\ue001"
 
 
 VECTOR_WEIGHTS = {"title": "A", "tags": "B", "excerpt": "B", "body": "C"}
@@ -93,12 +99,20 @@ def search_headlines(post_ids, text: str) -> dict[int, str]:
                 "body",
                 query,
                 config=SEARCH_CONFIG,
-                start_sel="<mark>",
-                stop_sel="</mark>",
+                start_sel=MARK_START,
+                stop_sel=MARK_STOP,
                 max_words=35,
                 min_words=15,
             )
         )
         .values_list("pk", "headline")
     )
-    return dict(rows)
+    return {pk: highlight_html(headline) for pk, headline in rows}
+
+
+def highlight_html(headline: str) -> str:
+    """The snippet as text: the author's markup removed, everything escaped, and only the
+    match markers turned into <mark> tags."""
+    text = html.unescape(strip_tags(headline))
+    escaped = escape(text)
+    return escaped.replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")

@@ -7,3 +7,11 @@ def client_info(request) -> dict:
         "ip_address": request.META.get("REMOTE_ADDR"),
         "user_agent": request.META.get("HTTP_USER_AGENT", ""),
     }
+
+
+def parse_id(raw) -> int | None:
+    """A database id from text: ASCII digits only (`"¹".isdigit()` is True, yet int() fails),
+    within a bigint; None for anything else."""
+    if not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        return None
+    return int(raw)

@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_datetime
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from core.http import parse_id
 from releases import deployments as rules
 from releases.backends import live_state
 from releases.metrics import dora
@@ -23,6 +24,21 @@ from releases.models import (
 from releases.services import Actor
 
 MAX_FREEZE_HOURS = 24 * 30
+# What each action acts on; a request without it gets a message, never a 500.
+ACTION_NEEDS = {
+    "deploy": ("environment", "build"),
+    "promote": ("environment",),
+    "rollback": ("environment",),
+    "cancel": ("deployment",),
+    "approve": ("deployment",),
+    "reject": ("deployment",),
+    "pin": ("environment",),
+    "unpin": ("environment",),
+    "freeze": ("environment",),
+    "unfreeze": ("environment",),
+    "mark_bad": ("build",),
+    "unmark_bad": ("build",),
+}
 
 
 def dashboard(admin_site, request):
@@ -76,9 +92,10 @@ def _by_id(model, raw: str | None):
     """The object with this numeric id; 404 for a missing or non-numeric one (never a 500)."""
     if not raw:
         return None
-    if not raw.isdigit():
+    object_id = parse_id(raw)
+    if object_id is None:
         raise Http404(f"No {model._meta.verbose_name} {raw!r}.")
-    return get_object_or_404(model, pk=int(raw))
+    return get_object_or_404(model, pk=object_id)
 
 
 def _freeze_window(source) -> tuple[datetime.datetime, datetime.datetime]:
@@ -118,6 +135,13 @@ def act(admin_site, request):
     )
     build = _by_id(Build, source.get("build"))
     deployment = _by_id(Deployment, source.get("deployment"))
+    given = {"environment": environment, "build": build, "deployment": deployment}
+    missing = [name for name in ACTION_NEEDS[action] if given[name] is None]
+    if missing:
+        messages.error(
+            request, f"Cannot {action.replace('_', ' ')}: no {' or '.join(missing)} was given."
+        )
+        return redirect("admin:releases_dashboard")
     if request.method != "POST" or not source.get("reason", "").strip():
         current = rules.current_deployment(environment) if environment else None
         candidate = build
@@ -186,7 +210,9 @@ def _do(action, actor, environment, build, deployment, reason, source) -> str:
         )
         return f"{deployment}: {action}d."
     if action == "cancel":
-        rules.cancel(actor=actor, deployment=deployment, reason=reason)
+        cancelled = rules.cancel(actor=actor, deployment=deployment, reason=reason)
+        if cancelled.status == "running":
+            return f"{deployment}: asked to stop; the previous release keeps serving."
         return f"{deployment}: cancelled."
     if action in ("pin", "unpin"):
         rules.set_pin(actor=actor, environment=environment, pinned=action == "pin", reason=reason)

@@ -59,6 +59,20 @@ def stage_status(value: str) -> str:
     raise Unmappable(f"unknown job status {value!r}")
 
 
+def _object(payload: dict, key: str) -> dict:
+    """payload[key] when it is an object ({} when absent); Unmappable for any other shape."""
+    value = payload.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Unmappable(f"{key} is not an object")
+    return value
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def handle(event: str, payload: dict, actor) -> tuple[str, object]:
     """Apply one event; returns (what was done, the build or None). Raises Unmappable."""
     if event == "Pipeline Hook":
@@ -87,25 +101,28 @@ def _job_url(project: dict, job_id) -> str:
 
 
 def _pipeline(payload: dict, actor):
-    attributes = payload.get("object_attributes") or {}
-    sha = attributes.get("sha")
+    attributes = _object(payload, "object_attributes")
+    sha = _text(attributes.get("sha"))
     if not sha:
         raise Unmappable("the pipeline has no sha")
-    commit = payload.get("commit") or {}
-    project = payload.get("project") or {}
+    commit = _object(payload, "commit")
+    project = _object(payload, "project")
+    jobs = payload.get("builds") or []
+    if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
+        raise Unmappable("builds is not a list of objects")
     build = _report_build(
         actor,
         project,
         sha,
         commit_message=commit.get("message") or "",
-        commit_author=(commit.get("author") or {}).get("name") or "",
+        commit_author=_text(_object(commit, "author").get("name")),
         commit_time=parse_time(commit.get("timestamp")),
         ref=attributes.get("ref") or "",
         pipeline_id=attributes.get("id"),
         pipeline_url=attributes.get("url") or "",
     )
     applied = 0
-    for job in payload.get("builds") or []:
+    for job in jobs:
         if not job.get("id") or not job.get("stage"):
             continue
         services.stage_report(
@@ -126,11 +143,11 @@ def _pipeline(payload: dict, actor):
 
 
 def _job(payload: dict, actor):
-    sha = payload.get("sha")
+    sha = _text(payload.get("sha"))
     if not sha or not payload.get("build_id"):
         raise Unmappable("the job event has no sha or build_id")
-    project = payload.get("project") or {}
-    commit = payload.get("commit") or {}
+    project = _object(payload, "project")
+    commit = _object(payload, "commit")
     build = _report_build(
         actor,
         project,

@@ -20,6 +20,10 @@ DIGEST_IMMUTABLE = (
     "Report the new image under a new tag."
 )
 SHA_MISMATCH = "Tag {tag} was reported for commit {current}, not {reported}."
+DIGEST_IN_USE = (
+    "Digest {digest} of {repository} is already recorded as tag {other}: one image is one "
+    "build. Report stages and deployments against tag {other}."
+)
 
 BUILD_FIELDS = (
     "digest",
@@ -87,6 +91,7 @@ def build_report(*, actor: Actor, repository: str, tag: str, **fields) -> tuple[
     for attempt in range(3):
         try:
             with transaction.atomic():
+                _check_digest_unused(repository, tag, values.get("digest"))
                 build, created = Build.objects.select_for_update().get_or_create(
                     repository=repository, tag=tag, defaults=values
                 )
@@ -102,6 +107,23 @@ def build_report(*, actor: Actor, repository: str, tag: str, **fields) -> tuple[
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _check_digest_unused(repository: str, tag: str, digest: str | None) -> None:
+    """The same image under a second tag is refused (409) rather than recorded twice."""
+    if not digest:
+        return
+    other = (
+        Build.objects.filter(repository=repository, digest=digest)
+        .exclude(tag=tag)
+        .values_list("tag", flat=True)
+        .first()
+    )
+    if other is not None:
+        raise ReportConflict(
+            DIGEST_IN_USE.format(digest=digest, repository=repository, other=other),
+            code="digest_in_use",
+        )
 
 
 def _merge_build(build: Build, values: dict) -> None:

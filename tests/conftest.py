@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: an empty cache, API clients, users of each role."""
+"""Fixtures shared by every test: an empty cache, API clients, users of each role, and a
+client for GitLab's webhook."""
 
 import pytest
 from django.core.cache import cache
@@ -62,3 +63,14 @@ def author_client(author, jwt_client_for):
 @pytest.fixture
 def editor_client(editor, jwt_client_for):
     return jwt_client_for(editor)
+
+
+WEBHOOK_SECRET = "hook-secret-for-tests"
+
+
+@pytest.fixture
+def hook(settings):
+    """An API client for GitLab's webhook: the secret is configured, signing is off."""
+    settings.GITLAB_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.GITLAB_WEBHOOK_SIGNING_TOKEN = ""
+    return APIClient()

@@ -71,6 +71,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS + ["django_tasks_db
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RequestGuardMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -168,6 +170,8 @@ RELEASES_SMOKE_TIMEOUT = env.int("RELEASES_SMOKE_TIMEOUT", default=120)
 RELEASES_APPROVAL_HOURS = env.int("RELEASES_APPROVAL_HOURS", default=24)
 # Largest JSON body the CI API accepts (bytes).
 RELEASES_MAX_BODY_BYTES = env.int("RELEASES_MAX_BODY_BYTES", default=64 * 1024)
+# A refused (413) body up to this size is read off the connection so keep-alive goes on.
+REQUEST_DRAIN_MAX_BYTES = env.int("REQUEST_DRAIN_MAX_BYTES", default=16 * 1024 * 1024)
 
 # REST FRAMEWORK
 # ------------------------------------------------------------------------------
@@ -180,7 +184,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticatedOrReadOnly",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.ObjectJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "core.pagination.StandardPagination",

@@ -1,6 +1,5 @@
 """The CI API: report builds and stage results, read builds and environments."""
 
-from django.conf import settings
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -11,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from core.http import parse_id
 from core.throttling import RateLimitHeadersMixin
 from releases import deployments, metrics, services
 from releases.api.auth import (
@@ -47,14 +47,7 @@ class _CIView(RateLimitHeadersMixin):
         GitLabIDTokenAuthentication,
         *api_settings.DEFAULT_AUTHENTICATION_CLASSES,
     ]
-
-    def initial(self, request, *args, **kwargs):
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > settings.RELEASES_MAX_BODY_BYTES:
-            raise ValidationError(
-                {"detail": f"The body is over {settings.RELEASES_MAX_BODY_BYTES} bytes."}
-            )
-        super().initial(request, *args, **kwargs)
+    # Bodies over RELEASES_MAX_BODY_BYTES are answered 413 by core.middleware.
 
 
 @extend_schema_view(
@@ -169,8 +162,8 @@ CanDeploy = scope_or_permission("deploy:staging", deployments.ACTION_PERMISSIONS
 
 def builds_named(key: str, repository: str | None = None) -> list[Build]:
     """The build with this id, else up to two builds with this tag (two: ambiguous)."""
-    if key.isdigit() and len(key) < 19:
-        build = Build.objects.filter(pk=int(key)).first()
+    if (build_id := parse_id(key)) is not None:
+        build = Build.objects.filter(pk=build_id).first()
         if build is not None:
             return [build]
     matches = Build.objects.filter(tag=key)

@@ -13,7 +13,7 @@ import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
@@ -46,6 +46,8 @@ def signature_problem(meta, body: bytes) -> str | None:
     timestamp = meta.get("HTTP_WEBHOOK_TIMESTAMP")
     signatures = meta.get("HTTP_WEBHOOK_SIGNATURE")
     if not (webhook_id or timestamp or signatures):
+        if settings.GITLAB_WEBHOOK_SIGNING_TOKEN:
+            return "unsigned delivery: a signing token is configured, so deliveries must be signed"
         return None
     if not (webhook_id and timestamp and signatures):
         return "incomplete webhook signature headers"
@@ -99,12 +101,9 @@ class GitLabWebhookView(APIView):
 
         try:
             payload = json.loads(body)
-            if not isinstance(payload, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError):
-            return Response(
-                {"detail": "The body is not a JSON object."}, status=status.HTTP_400_BAD_REQUEST
-            )
+            unusable = None if isinstance(payload, dict) else "the body is not a JSON object"
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            payload, unusable = None, "the body is not JSON"
         event = meta.get("HTTP_X_GITLAB_EVENT", "")
         delivery_id = next((meta[h] for h in DELIVERY_ID_HEADERS if meta.get(h)), None)
         if delivery_id and WebhookDelivery.objects.filter(delivery_id=delivery_id).exists():
@@ -115,13 +114,32 @@ class GitLabWebhookView(APIView):
                     event=event,
                     delivery_id=delivery_id,
                     headers={name: meta[name] for name in KEPT_HEADERS if name in meta},
-                    body=body.decode("utf-8", errors="replace"),
+                    # PostgreSQL text cannot hold NUL: kept visible as U+FFFD.
+                    body=body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
                     outcome=WebhookDelivery.Outcome.IGNORED,
+                    detail=unusable or "",
                 )
         except IntegrityError:  # the same delivery arriving twice at once
             return Response({"status": "duplicate", "delivery_id": delivery_id})
+        if unusable:
+            # Authenticated: a 2xx (GitLab disables hooks that keep getting 4xx), with why.
+            audit(actor, "gitlab.webhook", obj=delivery, event=event, outcome_detail=unusable)
+            return Response({"status": "ignored", "detail": unusable, "delivery": delivery.pk})
         outcome, detail = process_delivery(delivery, payload, actor)
         return Response({"status": outcome, "detail": detail, "delivery": delivery.pk})
+
+
+# What an authenticated payload of an unexpected shape or range can raise while it is mapped
+# (a string where an object was documented, a number too large for its column, ...).
+ODD_PAYLOAD_ERRORS = (
+    ValidationError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    OverflowError,
+    DatabaseError,
+)
 
 
 def process_delivery(delivery: WebhookDelivery, payload: dict, actor) -> tuple[str, str]:
@@ -132,11 +150,12 @@ def process_delivery(delivery: WebhookDelivery, payload: dict, actor) -> tuple[s
         delivery.outcome, delivery.detail, delivery.build = "processed", detail, build
     except gitlab.Unmappable as reason:
         delivery.outcome, delivery.detail = "ignored", str(reason)
-    except (ValidationError, ValueError, TypeError, KeyError) as error:
-        # Authenticated but contradicting what is recorded (a new digest for a tag) or oddly
-        # shaped: still a 2xx, so GitLab keeps the hook; the stored delivery says why.
+    except ODD_PAYLOAD_ERRORS as error:
+        # Authenticated but contradicting what is recorded (a new digest for a tag) or with
+        # values out of range: still a 2xx, so GitLab keeps the hook; the delivery says why.
         delivery.outcome = "failed"
-        delivery.detail = " ".join(getattr(error, "messages", [str(error)]))[:500]
+        detail = " ".join(getattr(error, "messages", [str(error)]))
+        delivery.detail = detail.replace("\x00", "\ufffd")[:500]
     delivery.save(update_fields=["outcome", "detail", "build"])
     audit(
         actor, "gitlab.webhook", obj=delivery, event=delivery.event, outcome_detail=delivery.detail

@@ -256,7 +256,8 @@ def test_bad_stage_reports_are_400_and_store_nothing(ci, body, field):
 def test_oversized_bodies_are_refused(ci, settings):
     settings.RELEASES_MAX_BODY_BYTES = 500
     response = ci.post(BUILDS, {**REPORT, "commit_message": "x" * 1000})
-    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert response.json()["detail"] == "The body is over 500 bytes."
     assert Build.objects.count() == 0
 
 
