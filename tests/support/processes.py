@@ -78,8 +78,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 @contextlib.contextmanager
-def gunicorn_server(env: dict[str, str], startup_timeout: float = 20):
-    """Serve config.wsgi with one gunicorn worker; yields the base URL."""
+def gunicorn_server(env: dict[str, str], startup_timeout: float = 20, threads: int = 1):
+    """Serve config.wsgi with one gunicorn worker (threads > 1: the gthread worker, which
+    keeps connections alive as in the image); yields the base URL."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -93,6 +94,8 @@ def gunicorn_server(env: dict[str, str], startup_timeout: float = 20):
             "1",
             "--timeout",
             "30",
+            "--threads",
+            str(threads),
         ],
         cwd=PROJECT_ROOT,
         env=env,
