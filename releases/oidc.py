@@ -1,6 +1,7 @@
 """GitLab CI `id_tokens` (OIDC JWTs, RS256): signature, issuer, audience, lifetime, replay."""
 
 import datetime
+import re
 
 import jwt
 from django.conf import settings
@@ -52,9 +53,23 @@ def forget_jwks() -> None:
     _jwks_clients.clear()
 
 
+# Writes that are idempotent upserts bound to the token's own commit (its `sha` claim) and,
+# for a stage, its own job (`job_id`): a job reports its build, then its stage, and retries
+# after a lost answer, all with one token. Repeating them re-asserts the same facts, so they
+# do not consume the token. Every other write (a deployment request) is single-use.
+REPORT_PATHS = re.compile(r"^/api/v1/releases/builds/(?:[^/]+/stages/)?$")
+
+
+def consumes_token(method: str, path: str) -> bool:
+    """Whether this request uses up the id_token at its endpoint (see REPORT_PATHS)."""
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return False  # reads repeat: a deploy job polls its deployment
+    return not (method == "POST" and REPORT_PATHS.match(path))
+
+
 def verify(raw: str, *, endpoint: str, single_use: bool = True) -> dict:
-    """The verified claims of an id_token; with `single_use` (writes), it must not have been
-    used at `endpoint` before. Reads may repeat (a deploy job polls its deployment)."""
+    """The verified claims of an id_token; with `single_use`, it must not have been used at
+    `endpoint` before (see consumes_token)."""
     issuer = settings.GITLAB_OIDC_ISSUER
     try:
         key = _jwks_client(issuer).get_signing_key_from_jwt(raw)

@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """Report this CI job's build or stage result to the release dashboard (stdlib only).
 
+    python3 scripts/ci_report.py start                            # every job's before_script
     python3 scripts/ci_report.py build [--digest sha256:...]      # in the build job
     python3 scripts/ci_report.py stage [--summary "212 passed"]   # in every job's after_script
 
 Reads GitLab's predefined variables (CI_COMMIT_SHA, CI_REGISTRY_IMAGE, CI_PIPELINE_ID,
 CI_JOB_ID, CI_JOB_NAME, CI_JOB_STAGE, CI_JOB_STATUS, ...) and:
   RELEASES_URL       the dashboard, e.g. https://blog.example.com
-  RELEASES_ID_TOKEN  a GitLab id_token whose aud is RELEASES_URL (preferred), or
-  RELEASES_TOKEN     a CI token from `manage.py create_ci_token`.
-Retries with backoff on 5xx and connection errors. It never fails the job because the
-dashboard is down or refuses (it says so on stderr); --strict makes refusals fail it.
+  RELEASES_TOKEN     a CI token from `manage.py create_ci_token`; when set, it is used, or
+  RELEASES_ID_TOKEN  a GitLab id_token whose aud is RELEASES_URL (`id_tokens:` in the job).
+Retries with backoff on 5xx and connection errors. The dashboard being down never fails the
+job (it says so); a configuration error (401/403: wrong token, OIDC not configured, audience
+or project mismatch) always does, with the dashboard's reason. Other refusals (409: e.g. a
+digest already recorded) are printed and fail the job only with --strict.
 """
 
 import argparse
@@ -63,9 +66,22 @@ def stage_body(summary: str, details: dict) -> dict:
     }
 
 
+def identity() -> tuple[str, str]:
+    """(variable name, token): an explicitly set RELEASES_TOKEN wins over the id_token GitLab
+    always sets when a job declares `id_tokens`."""
+    for name in ("RELEASES_TOKEN", "RELEASES_ID_TOKEN"):
+        if env(name):
+            return name, env(name)
+    return "", ""
+
+
+def say(message: str, error: bool = False) -> None:
+    print(message, file=sys.stderr if error else sys.stdout, flush=True)
+
+
 def post(url: str, body: dict | None, method: str = "POST") -> tuple[int | None, str]:
     """Send JSON with retries; (status, text) or (None, reason) when it never answered."""
-    token = env("RELEASES_ID_TOKEN") or env("RELEASES_TOKEN")
+    _, token = identity()
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json", "User-Agent": "lawvriksh-ci-report/1"}
     if token:
@@ -88,14 +104,33 @@ def post(url: str, body: dict | None, method: str = "POST") -> tuple[int | None,
             reason = str(getattr(error, "reason", error))
         if attempt < ATTEMPTS:
             delay = BACKOFF * 2 ** (attempt - 1)
-            print(f"ci_report: {reason}; retrying in {delay:.1f} s", file=sys.stderr)
+            say(f"ci_report: {reason}; retrying in {delay:.1f} s", error=True)
             time.sleep(delay)
     return None, reason
 
 
+def refusal(status: int, text: str, what: str) -> int:
+    """Say why the dashboard refused; 1 for a configuration error (401/403), else 0."""
+    try:
+        detail = json.loads(text).get("detail") or text
+    except (ValueError, AttributeError):
+        detail = text
+    name, _ = identity()
+    say(f"ci_report: the dashboard refused the {what} (HTTP {status}): {str(detail)[:500]}", True)
+    if status in (401, 403):
+        say(
+            f"ci_report: configuration error with {name or 'no token'}: check RELEASES_TOKEN, or "
+            "the dashboard's GITLAB_OIDC_ISSUER / GITLAB_OIDC_AUDIENCE (= RELEASES_URL) / "
+            "GITLAB_OIDC_PROJECTS for id_tokens",
+            error=True,
+        )
+        return 1
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["build", "stage"])
+    parser.add_argument("what", choices=["start", "build", "stage"])
     parser.add_argument("--digest", default="", help="The pushed image's sha256 digest.")
     parser.add_argument("--summary", default="", help='e.g. "212 passed"')
     parser.add_argument("--details", default="{}", help="A small JSON object.")
@@ -104,30 +139,31 @@ def main(argv=None) -> int:
 
     base = env("RELEASES_URL").rstrip("/")
     if not base:
-        print("ci_report: RELEASES_URL is not set; nothing reported", file=sys.stderr)
+        say("ci_report: RELEASES_URL is not set; nothing reported", error=True)
         return 0
+    name, _ = identity()
     builds = f"{base}/api/v1/releases/builds/"
+    what = "build report"
     status, text = post(builds, build_body(args.digest))
-    if status is not None and status < 300 and args.what == "stage":
+    if status is not None and status < 300 and args.what in ("start", "stage"):
         try:
             details = json.loads(args.details)
         except ValueError:
             details = {"raw": args.details[:500]}
+        body = stage_body(args.summary, details)
+        if args.what == "start":
+            body["status"] = "running"
         stages = f"{builds}{env('RELEASES_IMAGE_TAG') or env('CI_COMMIT_SHA')}/stages/"
         stages += "?" + urllib.parse.urlencode({"repository": env("CI_REGISTRY_IMAGE")})
-        status, text = post(stages, stage_body(args.summary, details))
+        what = f"{body['stage']} stage report"
+        status, text = post(stages, body)
     if status is None:
-        print(
-            f"ci_report: the dashboard did not answer ({text}); nothing reported", file=sys.stderr
-        )
+        say(f"ci_report: the dashboard did not answer ({text}); nothing reported", error=True)
         return 0
     if status >= 300:
-        print(
-            f"ci_report: the dashboard refused the report (HTTP {status}): {text[:500]}",
-            file=sys.stderr,
-        )
-        return 1 if args.strict else 0
-    print(f"ci_report: {args.what} reported (HTTP {status})")
+        failed = refusal(status, text, what)
+        return 1 if args.strict else failed
+    say(f"ci_report: {what} accepted (HTTP {status}, as {name or 'anonymous'})")
     return 0
 
 

@@ -63,7 +63,7 @@ class GitLabIDTokenAuthentication(authentication.BaseAuthentication):
             claims = oidc.verify(
                 raw,
                 endpoint=f"{request.method} {request.path}",
-                single_use=request.method not in ("GET", "HEAD", "OPTIONS"),
+                single_use=oidc.consumes_token(request.method, request.path),
             )
         except oidc.TokenRefused as error:
             audit(
@@ -89,6 +89,14 @@ def actor_of(request) -> Actor:
     if isinstance(principal, OIDCPrincipal):
         return Actor(ip_address=ip_address, oidc_subject=principal.name)
     return Actor(user=user, token=principal, ip_address=ip_address)
+
+
+def check_job_claim(request, job_id: int) -> None:
+    """An id_token may only report its own job's result."""
+    principal = getattr(request, "ci_token", None)
+    if isinstance(principal, OIDCPrincipal) and str(principal.claims.get("job_id")) != str(job_id):
+        audit(actor_of(request), "ci.authorize", outcome="refused", reason="job_id mismatch")
+        raise exceptions.PermissionDenied("The job id does not match the id_token's job_id.")
 
 
 def check_sha_claim(request, commit_sha: str) -> None:

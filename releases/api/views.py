@@ -17,6 +17,7 @@ from releases.api.auth import (
     CITokenAuthentication,
     GitLabIDTokenAuthentication,
     actor_of,
+    check_job_claim,
     check_sha_claim,
     scope_or_permission,
 )
@@ -135,6 +136,7 @@ class BuildViewSet(
         serializer = StageReportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
+        check_job_claim(request, data["job_id"])
         outcome = services.stage_report(
             actor=actor_of(request), build=build, job_id=data.pop("job_id"), **data
         )

@@ -147,8 +147,11 @@ def test_gitlab_ci_has_the_seed_stages_and_the_rules():
         job = expanded[name]
         assert job["id_tokens"]["RELEASES_ID_TOKEN"]["aud"] == "$RELEASES_URL"
         assert any("ci_report.py stage" in line for line in job["after_script"])
+        # ... and says it started (a configuration error fails the job there).
+        assert any("ci_report.py start" in line for line in job["before_script"])
     assert any("ci_report.py build --digest" in line for line in expanded["build"]["script"])
     assert any("ci_deploy.py" in line for line in expanded["deploy-staging"]["script"])
+    assert expanded["deploy-staging"]["interruptible"] is False  # never cancelled mid-deploy
     assert "production" not in json.dumps(expanded)  # production is promoted, not deployed
 
 
@@ -159,7 +162,7 @@ def test_gitlab_ci_local_catches_a_broken_pipeline(tmp_path):
     broken = (
         (ROOT / ".gitlab-ci.yml")
         .read_text()
-        .replace("    - build\n  resource_group", "    - bulid\n  resource_group")
+        .replace("  needs:\n    - build\n", "  needs:\n    - bulid\n")
     )
     assert "bulid" in broken
     (repo / ".gitlab-ci.yml").write_text(broken)

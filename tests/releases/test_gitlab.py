@@ -333,17 +333,40 @@ def test_id_token_signed_by_another_key_is_refused(issuer, settings):
 
 
 @pytest.mark.django_db
-def test_id_token_replay_is_refused_per_endpoint(issuer):
+def test_one_id_token_reports_its_build_then_its_stage_and_retries_them(issuer):
+    # A build job reports the build in `script`, then its stage in `after_script`, and a
+    # lost answer makes it send again: idempotent reports do not use the token up.
     token = issuer()
-    assert bearer(token).post("/api/v1/releases/builds/", OIDC_REPORT).status_code == 201
-    replay = bearer(token).post("/api/v1/releases/builds/", OIDC_REPORT)
-    assert replay.status_code == 401 and "replay" in replay.json()["detail"]
-    stage = {"stage": "build", "job_id": 900, "status": "success"}
+    stage = {"stage": "build", "job_name": "build", "job_id": 900, "status": "success"}
     stages = f"/api/v1/releases/builds/{'e' * 40}/stages/"
-    assert bearer(token).post(stages, stage).status_code == 201  # another endpoint: fine
+    assert bearer(token).post("/api/v1/releases/builds/", OIDC_REPORT).status_code == 201
+    assert bearer(token).post("/api/v1/releases/builds/", OIDC_REPORT).status_code == 200
+    assert bearer(token).post(stages, stage).status_code == 201
+    assert bearer(token).post(stages, stage).status_code == 200
+    assert Build.objects.count() == 1 and StageResult.objects.count() == 1
     # Reads may repeat with one token (the deploy job polls its deployment).
     for _ in range(3):
         assert bearer(token).get("/api/v1/releases/builds/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_an_id_token_reports_only_its_own_job(issuer):
+    stages = f"/api/v1/releases/builds/{'e' * 40}/stages/"
+    bearer(issuer()).post("/api/v1/releases/builds/", OIDC_REPORT)
+    other_job = {"stage": "test", "job_name": "pytest", "job_id": 901, "status": "success"}
+    response = bearer(issuer(job_id="900")).post(stages, other_job)
+    assert response.status_code == 403 and "job_id" in response.json()["detail"]
+    assert not StageResult.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_deployment_request_uses_the_id_token_up(issuer):
+    token = issuer()
+    deploy = "/api/v1/releases/environments/staging/deploy/"
+    first = bearer(token).post(deploy, {"build": "e" * 40, "reason": "ship"})
+    assert first.status_code != 401  # refused by a gate or accepted, but authenticated
+    replay = bearer(token).post(deploy, {"build": "e" * 40, "reason": "ship"})
+    assert replay.status_code == 401 and "replay" in replay.json()["detail"]
 
 
 @pytest.mark.django_db
@@ -415,12 +438,55 @@ def test_script_reports_build_and_stage_to_a_live_server(live_server):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_script_does_not_fail_the_job_when_refused_unless_strict(live_server):
-    refused = run_script("build", url=live_server.url, token="lvci_wrong")
-    assert refused.returncode == 0
-    assert "refused the report (HTTP 401)" in refused.stderr
-    strict = run_script("build", "--strict", url=live_server.url, token="lvci_wrong")
+def test_script_fails_the_job_on_a_configuration_error_and_says_why(live_server):
+    refused = run_script("stage", url=live_server.url, token="lvci_wrong")
+    assert refused.returncode == 1
+    assert "refused the build report (HTTP 401)" in refused.stderr
+    assert "configuration error with RELEASES_TOKEN" in refused.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_script_reports_a_conflict_and_fails_only_when_strict(live_server):
+    _, raw = services.ci_token_create(name="ci", scopes=["builds:write"])
+    digest = "sha256:" + "9" * 64
+    assert run_script("build", "--digest", digest, url=live_server.url, token=raw).returncode == 0
+    again = {"CI_COMMIT_SHA": "2" * 40}  # another commit claiming the same image
+    conflict = run_script("build", "--digest", digest, url=live_server.url, token=raw, **again)
+    assert conflict.returncode == 0
+    assert "HTTP 409" in conflict.stderr and "already recorded as tag" in conflict.stderr
+    strict = run_script(
+        "build", "--digest", digest, "--strict", url=live_server.url, token=raw, **again
+    )
     assert strict.returncode == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_explicit_releases_token_wins_over_an_unconfigured_id_token(live_server, settings):
+    # `.report` declares id_tokens, so GitLab always sets RELEASES_ID_TOKEN; a dashboard
+    # without OIDC configured must still get the team's RELEASES_TOKEN.
+    settings.GITLAB_OIDC_ISSUER = ""
+    _, raw = services.ci_token_create(name="ci", scopes=["builds:write"])
+    reported = run_script(
+        "stage", url=live_server.url, token=raw, RELEASES_ID_TOKEN="eyJhbGciOiJSUzI1NiJ9.e30.x"
+    )
+    assert reported.returncode == 0, reported.stderr
+    assert "as RELEASES_TOKEN" in reported.stdout
+    assert StageResult.objects.get().status == "success"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_script_reports_start_then_result_with_one_id_token(live_server, issuer, settings):
+    token = issuer(sha="1" * 40, job_id="7001")
+    env = {"RELEASES_ID_TOKEN": token}
+    assert run_script("start", url=live_server.url, **env).returncode == 0
+    assert StageResult.objects.get().status == "running"
+    built = run_script("build", "--digest", "sha256:" + "8" * 64, url=live_server.url, **env)
+    assert built.returncode == 0, built.stderr
+    done = run_script("stage", url=live_server.url, **env)
+    assert done.returncode == 0, done.stderr
+    assert "as RELEASES_ID_TOKEN" in done.stdout
+    assert StageResult.objects.get().status == "success"
+    assert Build.objects.get().digest == "sha256:" + "8" * 64
 
 
 def test_script_never_fails_the_job_when_the_dashboard_is_down():
