@@ -5,27 +5,37 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.13 2>/dev/null || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME_STAMP := $(VENV)/.runtime-installed
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/lawvriksh)
 
-.PHONY: help install run migrate demo lint security format test check-postgres check-deploy bench clean containers image
+.PHONY: help install install-runtime run migrate demo lint security format test check-postgres check-deploy bench clean containers image
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt
+# `make run` needs the runtime packages only; `make test` adds the dev tools on top.
+$(RUNTIME_STAMP): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 13))' || \
 		{ echo "Python 3.13 is needed (found $$($(PYTHON) --version 2>&1)); set PYTHON=/path/to/python3.13"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@echo "Installing the runtime packages (requirements.txt) into $(VENV)..."
+	$(BIN)/python -m pip install --progress-bar on --upgrade pip
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
+	@touch $(RUNTIME_STAMP)
+
+$(STAMP): $(RUNTIME_STAMP) requirements-dev.txt
+	@echo "Installing the development and test tools (requirements-dev.txt)..."
+	$(BIN)/python -m pip install --progress-bar on -r requirements-dev.txt
 	@touch $(STAMP)
 
-install: $(STAMP) ## Create .venv (Python 3.13) with the pinned requirements
+install-runtime: $(RUNTIME_STAMP) ## Create .venv (Python 3.13) with the runtime requirements
 
-migrate: install ## Apply migrations to the local database (SQLite by default)
+install: $(STAMP) ## Create .venv (Python 3.13) with the runtime and dev requirements
+
+migrate: install-runtime ## Apply migrations to the local database (SQLite by default)
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate ## Load the demo content and the demo admin (local mode only; idempotent)
@@ -39,6 +49,13 @@ run: demo ## Set up everything and serve the app on http://127.0.0.1:8000
 	@echo "  Admin:     http://$(HOST):$(PORT)/admin/"
 	@echo "  API docs:  http://$(HOST):$(PORT)/api/v1/docs/"
 	@echo "  API root:  http://$(HOST):$(PORT)/api/v1/"
+	@echo "  Releases:  http://$(HOST):$(PORT)/admin/releases/environment/dashboard/"
+	@echo ""
+	@echo "  Two-person release walk-through (four eyes):"
+	@echo "    1. Log in as admin/admin, open Releases, Deploy a build to Staging (give a reason)."
+	@echo "    2. Promote it to Production: the request waits for a second person."
+	@echo "    3. Log in as approver/approver (another browser), Approve: the worker deploys it."
+	@echo "    4. Roll back from the Production card when you like; the log shows every step."
 	@echo ""
 	@echo "  (the deployment worker, manage.py db_worker, runs beside the server)"
 	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \

@@ -430,11 +430,23 @@ class _Moved(Exception):
         self.response = response
 
 
+class AnnotatedWritesMixin:
+    """Create and update answer with the same annotated fields a read shows (post_count)."""
+
+    def perform_create(self, serializer):
+        serializer.save()
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+    def perform_update(self, serializer):
+        serializer.save()
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+
 @extend_schema_view(
     list=extend_schema(summary="Categories with their visible-post counts"),
     retrieve=extend_schema(summary="One category"),
 )
-class CategoryViewSet(RateLimitHeadersMixin, viewsets.ModelViewSet):
+class CategoryViewSet(AnnotatedWritesMixin, RateLimitHeadersMixin, viewsets.ModelViewSet):
     """Categories: read by everyone, written by editors."""
 
     serializer_class = CategorySerializer
@@ -443,8 +455,10 @@ class CategoryViewSet(RateLimitHeadersMixin, viewsets.ModelViewSet):
     queryset = Category.objects.none()
 
     def get_queryset(self):
-        return Category.objects.select_related("parent").annotate(
-            post_count=Count("posts", filter=visible_condition(prefix="posts__"))
+        return (
+            Category.objects.select_related("parent")
+            .annotate(post_count=Count("posts", filter=visible_condition(prefix="posts__")))
+            .order_by("name")
         )
 
 
@@ -452,7 +466,7 @@ class CategoryViewSet(RateLimitHeadersMixin, viewsets.ModelViewSet):
     list=extend_schema(summary="Tags with their visible-post counts"),
     retrieve=extend_schema(summary="One tag"),
 )
-class TagViewSet(RateLimitHeadersMixin, viewsets.ModelViewSet):
+class TagViewSet(AnnotatedWritesMixin, RateLimitHeadersMixin, viewsets.ModelViewSet):
     """Tags: read by everyone, written by editors."""
 
     serializer_class = TagSerializer

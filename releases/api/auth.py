@@ -107,6 +107,15 @@ def check_sha_claim(request, commit_sha: str) -> None:
         raise exceptions.PermissionDenied("The commit SHA does not match the id_token's sha.")
 
 
+def ci_principal(request):
+    """The CI token or id_token principal a request authenticated with, or None. Read from
+    `request.auth`, which DRF carries over to the clones it makes (OPTIONS metadata)."""
+    auth = getattr(request, "auth", None)
+    if hasattr(auth, "has_scope"):
+        return auth
+    return getattr(request, "ci_token", None)
+
+
 def scope_or_permission(scope: str, perm: str):
     """A CI token with `scope`, or a signed-in user with the model permission `perm`."""
 
@@ -114,13 +123,14 @@ def scope_or_permission(scope: str, perm: str):
         message = f"Needs a CI token with the '{scope}' scope or the '{perm}' permission."
 
         def has_permission(self, request, view):
-            token = getattr(request, "ci_token", None)
+            token = ci_principal(request)
+            user = request.user
+            signed_in = bool(user is not None and user.is_authenticated)
             if token is not None:
                 allowed = token.has_scope(scope)
             else:
-                user = request.user
-                allowed = bool(user and user.is_authenticated and user.has_perm(perm))
-            if not allowed and (token is not None or request.user.is_authenticated):
+                allowed = signed_in and user.has_perm(perm)
+            if not allowed and (token is not None or signed_in):
                 audit(
                     actor_of(request),
                     "ci.authorize",
