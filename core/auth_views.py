@@ -2,6 +2,7 @@
 
 from rest_framework_simplejwt import views as jwt_views
 
+from core.lockout import locked_out
 from core.throttling import RateLimitHeadersMixin, ScopeThrottle
 
 
@@ -11,7 +12,19 @@ class _Throttled(RateLimitHeadersMixin):
 
 
 class TokenObtainView(_Throttled, jwt_views.TokenObtainPairView):
-    """Username + password -> access and refresh tokens."""
+    """Username + password -> access and refresh tokens; 429 once django-axes locked the
+    username for this address (it marks DRF's request, which its middleware never sees)."""
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if getattr(request, "axes_locked_out", False):
+            return locked_out(request, None)
+        return response
+
+    def handle_exception(self, exc):
+        if getattr(self.request, "axes_locked_out", False):
+            return locked_out(self.request, None)
+        return super().handle_exception(exc)
 
 
 class TokenRefreshView(_Throttled, jwt_views.TokenRefreshView):
