@@ -274,3 +274,29 @@ def test_admin_delete_moves_to_trash_and_restore_brings_it_back(editor_client, c
     )
     post.refresh_from_db()
     assert post.deleted_at is None
+
+
+def test_a_workflow_click_costs_the_same_with_many_posts(
+    editor_client, django_assert_max_num_queries
+):
+    """The redirect's access check is one indexed lookup, not a load of every editable post:
+    the rows fetched do not grow with the number of posts."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def rows_fetched_by_a_click():
+        post = make_post(status=PostStatus.IN_REVIEW)
+        url = reverse("admin:blog_post_transition", args=[post.pk, "publish"])
+        with CaptureQueriesContext(connection) as queries:
+            editor_client.post(url, {"version": post.version})
+        # A query that loads editable posts without a pk condition would read them all.
+        return [
+            q["sql"]
+            for q in queries.captured_queries
+            if 'FROM "blog_post"' in q["sql"] and '"blog_post"."id" =' not in q["sql"]
+        ]
+
+    assert rows_fetched_by_a_click() == []
+    for n in range(5):
+        make_post(title=f"Another {n}")
+    assert rows_fetched_by_a_click() == []
