@@ -2,6 +2,8 @@
 
 from django.core.exceptions import ValidationError
 
+from core.errors import PreconditionFailed, RetryLater
+
 STALE_EDIT = (
     "This post was changed by someone else since you opened it (you had version {expected}, "
     "it is now at version {current}). Reload it, re-apply your changes and save again."
@@ -26,15 +28,16 @@ class WorkflowError(ValidationError):
     """A refused transition or invalid content: a 400 in the API, a red message in the admin."""
 
 
-class StaleEdit(Exception):
+class StaleEdit(PreconditionFailed):
     """A save based on an older version of the post (optimistic locking)."""
 
     def __init__(self, *, expected: int, current: int):
         self.expected, self.current = expected, current
+        self.current_version = current
         super().__init__(STALE_EDIT.format(expected=expected, current=current))
 
 
-class CommentThrottled(Exception):
+class CommentThrottled(RetryLater):
     """Too many comments from one address in the current window."""
 
     def __init__(self, retry_after: int):

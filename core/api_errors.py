@@ -8,12 +8,10 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
-from blog import errors as blog_errors
-from releases.deployments import Refused
-from releases.services import ReportConflict
+from core.errors import Conflict, PreconditionFailed, RetryLater
 
-# Blog workflow refusals that mean "not in this state": 409 Conflict. Release refusals are
-# 409 by their type (deployment rules, contradicting reports).
+# Blog workflow refusals that mean "not in this state": 409 Conflict. Other conflicts are
+# 409 by their type (core.errors.Conflict: deployment rules, contradicting reports).
 CONFLICT_CODES = {"invalid_transition"}
 
 
@@ -23,13 +21,13 @@ def api_exception_handler(exc, context):
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) if str(exc) else None)
-    elif isinstance(exc, blog_errors.StaleEdit):
+    elif isinstance(exc, PreconditionFailed):
         set_rollback()
         return Response(
-            {"detail": str(exc), "code": "stale", "current_version": exc.current},
+            {"detail": str(exc), "code": "stale", "current_version": exc.current_version},
             status=status.HTTP_412_PRECONDITION_FAILED,
         )
-    elif isinstance(exc, blog_errors.CommentThrottled):
+    elif isinstance(exc, RetryLater):
         set_rollback()
         return Response(
             {"detail": str(exc), "code": "throttled"},
@@ -39,7 +37,7 @@ def api_exception_handler(exc, context):
     elif isinstance(exc, DjangoValidationError):
         set_rollback()
         code = getattr(exc, "code", None)
-        conflict = code in CONFLICT_CODES or isinstance(exc, (Refused, ReportConflict))
+        conflict = code in CONFLICT_CODES or isinstance(exc, Conflict)
         http_status = status.HTTP_409_CONFLICT if conflict else status.HTTP_400_BAD_REQUEST
         if hasattr(exc, "error_dict"):
             body = {field: messages for field, messages in exc.message_dict.items()}

@@ -9,10 +9,11 @@ environment. Refusals raise `Refused` with a code naming the rule (the API answe
 import datetime
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import Conflict
 from releases.models import (
     ACTIVE_DEPLOYMENT_STATUSES,
     Approval,
@@ -66,7 +67,7 @@ ACTION_PERMISSIONS = {
 }
 
 
-class Refused(ValidationError):
+class Refused(Conflict):
     """A deployment rule said no; `code` names the rule."""
 
 

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.errors import Conflict
 from releases.models import STAGE_RANK, AuditEvent, Build, CIToken, StageResult
 
 TOKEN_PREFIX = "lvci_"
@@ -50,7 +51,7 @@ STAGE_FIELDS = (
 )
 
 
-class ReportConflict(ValidationError):
+class ReportConflict(Conflict):
     """A report contradicting what is recorded (e.g. a new digest for a tag): 409."""
 
 
