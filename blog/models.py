@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from blog.roles import can_write_posts, is_editor
+
 TITLE_MAX_LENGTH = 200
 SLUG_MAX_LENGTH = 220
 EXCERPT_MAX_LENGTH = 500
@@ -60,8 +62,6 @@ class PostQuerySet(models.QuerySet):
 
     def editable_by(self, user):
         """What `user` may see in editing tools: everything for editors, own posts for authors."""
-        from blog.workflow import is_editor
-
         live = self.filter(deleted_at__isnull=True)
         if is_editor(user):
             return live
@@ -72,8 +72,6 @@ class PostQuerySet(models.QuerySet):
     def readable_by(self, user):
         """What `user` may read through the API: readers the visible posts, authors also
         their own, editors everything (the trash excluded)."""
-        from blog.workflow import can_write_posts, is_editor
-
         if is_editor(user):
             return self.filter(deleted_at__isnull=True)
         if can_write_posts(user):

@@ -3,17 +3,9 @@
 from dataclasses import dataclass
 
 from blog.models import PostStatus
+from blog.roles import can_write_posts, is_editor  # noqa: F401 (part of the workflow API)
 
 S = PostStatus
-
-
-def is_editor(user) -> bool:
-    """Editors (and superusers) may do everything to every post."""
-    return bool(user and user.is_authenticated and user.has_perm("blog.publish_post"))
-
-
-def can_write_posts(user) -> bool:
-    return bool(user and user.is_authenticated and user.has_perm("blog.add_post"))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ class ReleasesConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
+        from releases import deployments, tasks
         from releases.defaults import ensure_after_migrate
 
         post_migrate.connect(ensure_after_migrate, sender=self, dispatch_uid="releases.envs")
+        # Requests and approvals wake the worker through this hook (no import cycle).
+        if tasks.enqueue_after_commit not in deployments.queue_listeners:
+            deployments.queue_listeners.append(tasks.enqueue_after_commit)

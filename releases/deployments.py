@@ -195,10 +195,14 @@ def request_deployment(
     return deployment, True
 
 
-def _wake_worker(environment: Environment) -> None:
-    from releases.tasks import enqueue_after_commit
+# Called with an environment id when it has a deployment to run; the worker's module
+# (releases.tasks) registers itself here at startup, so this module never imports it.
+queue_listeners: list = []
 
-    enqueue_after_commit(environment.pk)
+
+def _wake_worker(environment: Environment) -> None:
+    for listener in queue_listeners:
+        listener(environment.pk)
 
 
 @transaction.atomic

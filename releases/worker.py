@@ -19,6 +19,7 @@ from django_tasks_db.models import DBTaskResult
 
 from releases import deployments
 from releases.models import Deployment, DeploymentStatus, WorkerHeartbeat
+from releases.tasks import recover_stale_deployments, run_environment_queue
 
 logger = logging.getLogger(__name__)
 TASK_RUNNING = "RUNNING"
@@ -60,8 +61,6 @@ def fail_orphaned_tasks(now=None) -> int:
 
 def wake_stalled_queues() -> int:
     """Environments with queued deployments but no task waiting or running get one."""
-    from releases.tasks import run_environment_queue
-
     queued = set(
         Deployment.objects.filter(status=DeploymentStatus.QUEUED).values_list(
             "environment_id", flat=True
@@ -94,8 +93,6 @@ class Upkeep:
         """Beat, then recover: dead workers' deployments and task rows, lapsed approvals,
         queues nobody is working on. The heartbeat file is written last, so it says the
         worker reached its database."""
-        from releases.tasks import recover_stale_deployments
-
         now = timezone.now()
         WorkerHeartbeat.objects.update_or_create(
             worker_id=self.worker_id,
