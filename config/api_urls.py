@@ -1,7 +1,7 @@
 """Routes of the versioned REST API: /api/v1/..."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from core import auth_views
 from core.api import VersionView
@@ -13,7 +13,7 @@ urlpatterns = [
     path("auth/token/verify/", auth_views.TokenVerifyView.as_view(), name="token-verify"),
     path("auth/logout/", auth_views.LogoutView.as_view(), name="token-logout"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("releases/", include("releases.api.urls")),
     path("", include("blog.api.urls")),
 ]

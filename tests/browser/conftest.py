@@ -43,11 +43,22 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A fresh page; the test fails if any page walked reports a CSP violation."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15000)
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert violations == [], "CSP violations:\n" + "\n".join(violations)
 
 
 def admin_login(page, live_server, username, password):

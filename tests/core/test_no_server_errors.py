@@ -17,10 +17,10 @@ from tests.releases.test_gitlab import deliver, fixture
 NUL_URLS = [
     "/search/?q=%00",
     "/authors/%00/",
-    "/tag/%00/",
-    "/category/%00/",
+    "/tags/%00/",
+    "/categories/%00/",
     "/posts/%00/",
-    "/feeds/tag/%00/",
+    "/tags/%00/feed/",
     "/api/v1/posts/?search=%00",
     "/api/v1/posts/?tag=%00",
     "/api/v1/posts/?author=%00",
