@@ -300,6 +300,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # django-axes says hello at every start; lockouts are logged at WARNING.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default config gives `django` a console handler of its own, and it
+        # propagates to ours too: every line twice. One handler, ours.
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # django-axes says hello at every start; lockouts are logged at WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }
