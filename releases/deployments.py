@@ -50,6 +50,13 @@ NOTHING_TO_PROMOTE = "{previous} runs no successful build to promote to {environ
 CANNOT_APPROVE = "You do not have permission to approve deployments."
 
 
+# What authorizing a deployment of each kind means.
+KIND_ACTIONS = {
+    "deploy": "deploy",
+    "promote": "promote",
+    "rollback": "rollback",
+    "redeploy": "deploy",
+}
 # The model permission a user needs for each action (CI identities use scopes instead).
 ACTION_PERMISSIONS = {
     "deploy": "releases.add_deployment",
@@ -65,6 +72,31 @@ ACTION_PERMISSIONS = {
     "freeze": "releases.change_environment",
     "unfreeze": "releases.change_environment",
 }
+
+
+CI_FIRST_ENVIRONMENT_ONLY = "CI identities may only request deployments to the first environment."
+NOT_ALLOWED = "You may not {action}."
+
+
+def authorize(actor: Actor, action: str, environment: Environment | None = None) -> None:
+    """Who may take a release action, in one place for the admin, the API and commands:
+    users by model permission; CI identities only `deploy` to the first environment with
+    the deploy:staging scope; the worker itself (automatic rollbacks) always."""
+    if actor.system:
+        return
+    user = actor.user
+    if user is not None and user.is_authenticated:
+        if not user.has_perm(ACTION_PERMISSIONS[action]):
+            raise PermissionDenied(NOT_ALLOWED.format(action=action.replace("_", " ")))
+        return
+    if actor.token is not None or actor.oidc_subject:
+        first = Environment.objects.order_by("position", "name").first()
+        if action != "deploy" or environment is None or first is None or environment != first:
+            raise PermissionDenied(CI_FIRST_ENVIRONMENT_ONLY)
+        if not actor.has_scope("deploy:staging"):
+            raise PermissionDenied(NOT_ALLOWED.format(action=action))
+        return
+    raise PermissionDenied(NOT_ALLOWED.format(action=action.replace("_", " ")))
 
 
 class Refused(Conflict):
@@ -144,6 +176,7 @@ def request_deployment(
     The same build requested again while an earlier request for it is active returns that
     request: two people clicking "promote" at once make one deployment.
     """
+    authorize(actor, KIND_ACTIONS[kind], environment)
     environment = _lock(environment)
     rollback = kind == DeploymentKind.ROLLBACK
     now = timezone.now()
@@ -225,6 +258,7 @@ def lapse_expired_approvals(now=None) -> int:
 @transaction.atomic
 def promote(*, actor: Actor, environment: Environment, reason: str, break_glass=False):
     """Request the build the previous environment runs (the same digest) here."""
+    authorize(actor, "promote", environment)
     previous = previous_environment(environment)
     running = current_deployment(previous) if previous else None
     if running is None:
@@ -250,8 +284,9 @@ def decide(
 ) -> Deployment:
     """Four eyes: a user with the approve permission who did not request it decides."""
     user = actor.user
-    if not (user and user.is_authenticated and user.has_perm(ACTION_PERMISSIONS["approve"])):
+    if not (user and user.is_authenticated):
         raise PermissionDenied(CANNOT_APPROVE)
+    authorize(actor, "approve" if approve else "reject")
     _lock(deployment.environment)
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
     if deployment.status != S.AWAITING_APPROVAL:
@@ -294,6 +329,7 @@ def decide(
 def cancel(*, actor: Actor, deployment: Deployment, reason: str = "") -> Deployment:
     """A waiting deployment is cancelled at once; a running one is asked to stop (the
     worker's backend removes what it started and the previous release keeps serving)."""
+    authorize(actor, "cancel")
     _lock(deployment.environment)
     deployment = Deployment.objects.select_for_update().get(pk=deployment.pk)
     now = timezone.now()
@@ -394,6 +430,7 @@ def rollback(
 ) -> Deployment:
     """Redeploy an earlier good build; optionally veto the bad one and pin the environment,
     in the same action, so nothing re-applies the bad release."""
+    authorize(actor, "rollback", environment)
     environment = _lock(environment)
     current = current_deployment(environment)
     target = build or previous_good_build(environment)
@@ -419,6 +456,7 @@ def rollback(
 
 @transaction.atomic
 def set_pin(*, actor: Actor, environment: Environment, pinned: bool, reason: str = "") -> None:
+    authorize(actor, "pin" if pinned else "unpin", environment)
     Environment.objects.filter(pk=environment.pk).update(
         pinned_at=timezone.now() if pinned else None, pinned_reason=reason if pinned else ""
     )
@@ -429,6 +467,7 @@ def set_pin(*, actor: Actor, environment: Environment, pinned: bool, reason: str
 
 @transaction.atomic
 def set_bad(*, actor: Actor, build: Build, bad: bool, reason: str = "") -> None:
+    authorize(actor, "mark_bad" if bad else "unmark_bad")
     Build.objects.filter(pk=build.pk).update(
         bad_at=timezone.now() if bad else None, bad_reason=reason if bad else ""
     )
@@ -441,6 +480,7 @@ def set_freeze(
 ) -> None:
     """Freeze until a time, from `starts` (None: now; None `until` unfreezes); deploys and
     promotes are refused meanwhile."""
+    authorize(actor, "freeze" if until is not None else "unfreeze", environment)
     if until is not None and starts is not None and starts >= until:
         _refuse("A freeze must end after it starts.", "freeze_window_invalid")
     Environment.objects.filter(pk=environment.pk).update(

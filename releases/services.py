@@ -63,6 +63,13 @@ class Actor:
     token: CIToken | None = None
     ip_address: str | None = None
     oidc_subject: str = ""  # a CI job authenticated by its GitLab id_token
+    scopes: frozenset = frozenset()  # an id_token's scopes (a CI token carries its own)
+    system: bool = False  # the deployment worker itself (automatic rollbacks)
+
+    def has_scope(self, scope: str) -> bool:
+        if self.token is not None:
+            return self.token.has_scope(scope)
+        return scope in self.scopes
 
 
 def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload) -> AuditEvent:

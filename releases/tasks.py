@@ -24,7 +24,7 @@ from releases.services import Actor
 from releases.smoke import run_smoke_tests
 
 logger = logging.getLogger(__name__)
-WORKER = Actor(oidc_subject="deployment worker")
+WORKER = Actor(oidc_subject="deployment worker", system=True)
 
 
 def enqueue_after_commit(environment_id: int) -> None:

@@ -87,7 +87,11 @@ def actor_of(request) -> Actor:
     user = request.user if principal is None else None
     ip_address = client_info(request)["ip_address"]
     if isinstance(principal, OIDCPrincipal):
-        return Actor(ip_address=ip_address, oidc_subject=principal.name)
+        return Actor(
+            ip_address=ip_address,
+            oidc_subject=principal.name,
+            scopes=frozenset(principal.scopes),
+        )
     return Actor(user=user, token=principal, ip_address=ip_address)
 
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 from core.roles import AUTHOR, RELEASE_APPROVER, RELEASE_MANAGER
 from releases.models import Deployment, Environment
 from tests.factories import UserFactory
-from tests.releases.test_deployment_rules import deployed, make_build
+from tests.releases.test_deployment_rules import deployed, make_build, manager
 
 DASHBOARD = reverse("admin:releases_dashboard")
 ACT = reverse("admin:releases_act")
@@ -157,7 +157,7 @@ def test_a_freeze_can_be_scheduled_ahead_and_holds_only_in_its_window(client):
     with time_machine.travel(starts + datetime.timedelta(hours=1)):
         assert production.is_frozen()
         with pytest.raises(rules.Refused) as refused:
-            rules.promote(actor=Actor(user=UserFactory()), environment=production, reason="x")
+            rules.promote(actor=Actor(user=manager()), environment=production, reason="x")
         assert refused.value.code == "frozen"
     with time_machine.travel(starts + datetime.timedelta(hours=49)):
         assert not production.is_frozen()  # over

@@ -340,3 +340,62 @@ def test_a_freeze_must_end_after_it_starts(actor):
     assert refused.value.code == "freeze_window_invalid"
     staging.refresh_from_db()
     assert staging.frozen_until is None
+
+
+# ------------------------------------------------------------------ who may act (one place)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda a, s, p, b: rules.request_deployment(actor=a, environment=s, build=b, reason="x"),
+        lambda a, s, p, b: rules.promote(actor=a, environment=p, reason="x"),
+        lambda a, s, p, b: rules.rollback(actor=a, environment=s, reason="x"),
+        lambda a, s, p, b: rules.set_pin(actor=a, environment=s, pinned=True, reason="x"),
+        lambda a, s, p, b: rules.set_bad(actor=a, build=b, bad=True, reason="x"),
+        lambda a, s, p, b: rules.set_freeze(
+            actor=a, environment=p, until=timezone.now() + datetime.timedelta(hours=1)
+        ),
+    ],
+    ids=["deploy", "promote", "rollback", "pin", "mark_bad", "freeze"],
+)
+def test_the_services_refuse_a_user_without_the_permission(call):
+    staging, production = envs()
+    build = make_build(40)
+    reader = UserFactory(username="no-release-role")
+    with pytest.raises(PermissionDenied):
+        call(Actor(user=reader), staging, production, build)
+    assert not Deployment.objects.exists()
+    staging.refresh_from_db(), production.refresh_from_db(), build.refresh_from_db()
+    assert (staging.pinned_at, production.frozen_until, build.bad_at) == (None, None, None)
+
+
+@pytest.mark.django_db
+def test_a_ci_identity_may_only_deploy_to_the_first_environment():
+    from releases import services
+
+    staging, production = envs()
+    build = make_build(41)
+    token, _ = services.ci_token_create(name="ci", scopes=["deploy:staging"])
+    ci = Actor(token=token)
+    deployment, _ = rules.request_deployment(
+        actor=ci, environment=staging, build=build, reason="ci"
+    )
+    assert deployment.environment == staging
+    for call in (
+        lambda: rules.request_deployment(
+            actor=ci, environment=production, build=build, reason="x"
+        ),
+        lambda: rules.promote(actor=ci, environment=production, reason="x"),
+        lambda: rules.rollback(actor=ci, environment=staging, reason="x"),
+        lambda: rules.cancel(actor=ci, deployment=deployment),
+    ):
+        with pytest.raises(PermissionDenied):
+            call()
+    reader_token, _ = services.ci_token_create(name="reader", scopes=["builds:read"])
+    with pytest.raises(PermissionDenied):
+        rules.request_deployment(
+            actor=Actor(token=reader_token), environment=staging, build=build, reason="x"
+        )
+    assert Deployment.objects.count() == 1
