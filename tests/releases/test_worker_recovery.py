@@ -19,7 +19,7 @@ from releases import deployments as rules
 from releases.models import Deployment, DeploymentStatus, Environment, WorkerHeartbeat
 from releases.services import Actor
 from tests.releases.test_deployment_rules import deployed, make_build, manager
-from tests.support.processes import PROJECT_ROOT, clean_environment
+from tests.support.processes import PROJECT_ROOT, clean_environment, stop
 
 S = DeploymentStatus
 HEARTBEAT_TIMEOUT = 4
@@ -58,13 +58,7 @@ def worker_process(name: str):
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, timeout=30)
 
 
 def wait_for(what: str, check, process=None):
