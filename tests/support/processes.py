@@ -78,10 +78,17 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 @contextlib.contextmanager
-def gunicorn_server(env: dict[str, str], startup_timeout: float = 20, threads: int = 1):
+def gunicorn_server(
+    env: dict[str, str],
+    startup_timeout: float = 20,
+    threads: int = 1,
+    bind_host: str = "127.0.0.1",
+    port: int | None = None,
+):
     """Serve config.wsgi with one gunicorn worker (threads > 1: the gthread worker, which
-    keeps connections alive as in the image); yields the base URL."""
-    port = free_port()
+    keeps connections alive as in the image) on `bind_host`; yields the base URL on this
+    host (127.0.0.1)."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -89,7 +96,7 @@ def gunicorn_server(env: dict[str, str], startup_timeout: float = 20, threads: i
             "gunicorn",
             "config.wsgi:application",
             "--bind",
-            f"127.0.0.1:{port}",
+            f"{bind_host}:{port}",
             "--workers",
             "1",
             "--timeout",
