@@ -42,6 +42,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     GIT_SHA=${GIT_SHA} \
     APP_VERSION=${APP_VERSION} \
     BUILD_TIME=${BUILD_TIME}
+# pg_dump/pg_restore for `manage.py backup` / `restore` and the worker's pre-deploy backups
+# (the base's Debian release decides the client's major version, which reads older servers).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app
 COPY --from=builder /opt/venv /opt/venv

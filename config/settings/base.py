@@ -150,9 +150,37 @@ LOGIN_URL = "admin:login"
 # ------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Database backups (manage.py backup / restore): a local directory by default, S3-compatible
+# object storage when BACKUP_S3_BUCKET is set (credentials: AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY from the environment, read by boto3).
+BACKUP_DIR = env.path("BACKUP_DIR", default=BASE_DIR / "backups")
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+BACKUP_MAX_AGE_DAYS = env.float("BACKUP_MAX_AGE_DAYS", default=30)
+BACKUP_S3_BUCKET = env("BACKUP_S3_BUCKET", default="")
+if BACKUP_S3_BUCKET:
+    BACKUP_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": BACKUP_S3_BUCKET,
+            "endpoint_url": env("BACKUP_S3_ENDPOINT_URL", default=None),
+            "region_name": env("BACKUP_S3_REGION", default=None),
+            "location": env("BACKUP_S3_PREFIX", default="backups"),
+            "file_overwrite": False,
+            "default_acl": "private",
+        },
+    }
+else:
+    BACKUP_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(BACKUP_DIR), "file_permissions_mode": 0o600},
+    }
+# Which environment this instance is (backup names, logs): e.g. staging, production.
+ENVIRONMENT_NAME = env("ENVIRONMENT_NAME", default="local")
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "backups": BACKUP_STORAGE,
 }
 
 # CACHES

@@ -1,0 +1,266 @@
+"""Backups that restore: drills on real PostgreSQL (seed, back up, change, restore into a new
+database, compare every table row by row), to a local directory and to an S3-compatible
+server (moto's server mode, real HTTP); corrupt files, confirmation, retention, SQLite."""
+
+import datetime
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from psycopg import sql
+
+from blog.models import Comment, Post
+from core import backups
+from tests.blog.factories import CommentFactory, make_post
+from tests.support.processes import free_port, stop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def live_config() -> dict:
+    return connection.settings_dict
+
+
+def rows_of_every_table(database: str) -> dict[str, list[str]]:
+    """Independent of the code under test: every row of every public table, as text, sorted."""
+    with backups.connect(live_config(), database) as db:
+        tables = [
+            name
+            for (name,) in db.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+        ]
+        return {
+            table: sorted(
+                row[0]
+                for row in db.execute(
+                    sql.SQL("SELECT t::text FROM {} AS t").format(sql.Identifier(table))
+                )
+            )
+            for table in tables
+        }
+
+
+def databases_named_like(prefix: str) -> set[str]:
+    with backups.connect(live_config(), autocommit=True) as db:
+        rows = db.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix + "%"])
+        return {name for (name,) in rows}
+
+
+def drop_database(name: str) -> None:
+    with backups.connect(live_config(), "postgres", autocommit=True) as db:
+        db.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def seed():
+    posts = [make_post(title=f"Drill post {n}", body=f"Body {n} ✓") for n in range(5)]
+    for post in posts[:3]:
+        CommentFactory(post=post)
+    return posts
+
+
+def change_everything():
+    Post.objects.filter(title="Drill post 0").update(title="Changed after the backup")
+    Comment.objects.all().delete()
+    make_post(title="Written after the backup")
+
+
+@pytest.fixture
+def local_backups(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "backups")},
+        },
+    }
+    return tmp_path / "backups"
+
+
+@pytest.fixture
+def restored_databases():
+    """Drops the databases a test restored into."""
+    before = databases_named_like(live_config()["NAME"] + "_")
+    yield
+    for name in databases_named_like(live_config()["NAME"] + "_") - before:
+        drop_database(name)
+
+
+# ----------------------------------------------------------------------------- drills
+
+
+def test_restore_drill_into_a_new_database(local_backups, restored_databases, capsys):
+    seed()
+    snapshot = rows_of_every_table(live_config()["NAME"])
+    assert len(snapshot["blog_post"]) == 5
+
+    call_command("backup", "--environment", "drill")
+    printed = capsys.readouterr().out
+    assert "backup: stored" in printed and "sha256" in printed
+    [manifest] = backups.list_backups("drill")
+    assert (local_backups / manifest.dump_file).stat().st_size == manifest.size
+    assert manifest.tables["blog_post"]["rows"] == 5
+
+    change_everything()
+    call_command("restore", manifest.name, "--into", live_config()["NAME"] + "_drill")
+    printed = capsys.readouterr().out
+    assert "identical to the backup" in printed and "untouched" in printed
+
+    assert rows_of_every_table(live_config()["NAME"] + "_drill") == snapshot
+    # The live database was not touched.
+    assert Post.objects.filter(title="Written after the backup").exists()
+    assert not Comment.objects.exists()
+
+
+@pytest.fixture
+def s3_backups(settings):
+    """A real S3-compatible server (moto in server mode) with a bucket for backups."""
+    import boto3
+
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(endpoint + "/", timeout=2).close()
+            break
+        except OSError:
+            assert server.poll() is None, "moto_server exited"
+            assert time.monotonic() < deadline, "moto_server did not answer"
+            time.sleep(0.2)
+    credentials = {"aws_access_key_id": "drill", "aws_secret_access_key": "drill-secret"}
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **credentials)
+    client.create_bucket(Bucket="lawvriksh-backups")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": "lawvriksh-backups",
+                "endpoint_url": endpoint,
+                "region_name": "us-east-1",
+                "access_key": credentials["aws_access_key_id"],
+                "secret_key": credentials["aws_secret_access_key"],
+                "location": "backups",
+                "file_overwrite": False,
+            },
+        },
+    }
+    yield client
+    stop(server)
+
+
+def test_restore_drill_through_s3_compatible_storage(s3_backups, restored_databases):
+    seed()
+    snapshot = rows_of_every_table(live_config()["NAME"])
+    manifest = backups.create_backup(live_config(), environment="drill", version="9.9.9")
+    keys = {
+        item["Key"] for item in s3_backups.list_objects_v2(Bucket="lawvriksh-backups")["Contents"]
+    }
+    assert keys == {f"backups/{manifest.dump_file}", f"backups/{manifest.manifest_file}"}
+
+    change_everything()
+    result = backups.restore_backup(
+        manifest.name, live_config(), into=live_config()["NAME"] + "_s3drill"
+    )
+    assert result.matches
+    assert rows_of_every_table(result.database) == snapshot
+
+
+# ----------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate"])
+def test_a_corrupt_or_truncated_backup_is_refused_before_anything_changes(
+    local_backups, restored_databases, damage
+):
+    seed()
+    manifest = backups.create_backup(live_config(), environment="drill", version="1")
+    dump = local_backups / manifest.dump_file
+    data = bytearray(dump.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0xFF
+    dump.write_bytes(bytes(data))
+    before = databases_named_like(live_config()["NAME"] + "_")
+
+    with pytest.raises(CommandError, match="corrupt or truncated.*Nothing was changed"):
+        call_command("restore", manifest.name)
+    with pytest.raises(CommandError, match="corrupt or truncated"):
+        call_command("restore", manifest.name, "--force", "--confirm", live_config()["NAME"])
+
+    assert databases_named_like(live_config()["NAME"] + "_") == before
+    assert Post.objects.count() == 5
+
+
+def test_restore_over_the_live_database_needs_its_name_typed(local_backups, monkeypatch):
+    seed()
+    snapshot = rows_of_every_table(live_config()["NAME"])
+    manifest = backups.create_backup(live_config(), environment="drill", version="1")
+    change_everything()
+    changed = rows_of_every_table(live_config()["NAME"])
+
+    monkeypatch.setattr("builtins.input", lambda prompt: "yes")
+    with pytest.raises(CommandError, match="Not confirmed"):
+        call_command("restore", manifest.name, "--force")
+    with pytest.raises(CommandError, match="Not confirmed"):
+        call_command("restore", manifest.name, "--force", "--confirm", "production")
+    assert rows_of_every_table(live_config()["NAME"]) == changed
+
+    monkeypatch.setattr("builtins.input", lambda prompt: live_config()["NAME"])
+    call_command("restore", "latest", "--force", "--environment", "drill")
+    assert rows_of_every_table(live_config()["NAME"]) == snapshot
+
+
+def test_unknown_names_and_sqlite_get_clear_errors(local_backups):
+    with pytest.raises(CommandError, match="No backup named 'nope'"):
+        call_command("restore", "nope")
+    with pytest.raises(CommandError, match="No backup of 'nowhere'"):
+        call_command("restore", "latest", "--environment", "nowhere")
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}
+    with pytest.raises(backups.BackupError, match="SQLite is not supported"):
+        backups.create_backup(sqlite, environment="x", version="1")
+    with pytest.raises(backups.BackupError, match="SQLite is not supported"):
+        backups.restore_backup("20261130T000000Z_x_1", sqlite)
+
+
+# ----------------------------------------------------------------------------- retention
+
+
+def test_retention_keeps_the_newest_by_count_and_age(local_backups):
+    start = datetime.datetime(2026, 11, 1, 3, 0, tzinfo=datetime.UTC)
+    names = []
+    for day in range(5):
+        with time_machine.travel(start + datetime.timedelta(days=day), tick=False):
+            names.append(
+                backups.create_backup(live_config(), environment="drill", version="1").name
+            )
+    other = backups.create_backup(live_config(), environment="other", version="1").name
+
+    with time_machine.travel(start + datetime.timedelta(days=4, hours=1), tick=False):
+        deleted = backups.apply_retention("drill", keep=3, max_age_days=30)
+    assert sorted(deleted) == names[:2]
+    assert [m.name for m in backups.list_backups("drill")] == names[:1:-1]
+    assert not (local_backups / f"{names[0]}.dump").exists()
+
+    # Everything older than a day goes, but the newest backup always stays.
+    with time_machine.travel(start + datetime.timedelta(days=40), tick=False):
+        backups.apply_retention("drill", keep=3, max_age_days=1)
+    assert [m.name for m in backups.list_backups("drill")] == [names[-1]]
+    assert [m.name for m in backups.list_backups("other")] == [other]
