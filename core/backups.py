@@ -178,7 +178,12 @@ def create_backup(config: dict, *, environment: str, version: str, say=print) ->
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="backup-") as scratch:
         path = Path(scratch) / (name + DUMP_SUFFIX)
-        with connect(config, autocommit=False) as snapshot_holder:
+        try:
+            snapshot_holder = connect(config, autocommit=False)
+        except psycopg.Error as error:
+            first_line = (str(error).strip().splitlines() or ["?"])[0]
+            raise BackupError(f"cannot connect to {config['NAME']}: {first_line}")
+        with snapshot_holder:
             snapshot_holder.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             (snapshot,) = snapshot_holder.execute("SELECT pg_export_snapshot()").fetchone()
             say(f"backup: dumping {config['NAME']} ({environment}, {version})")

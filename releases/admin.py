@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from releases import services
 from releases.models import (
     AuditEvent,
+    Backup,
     Build,
     CIToken,
     Environment,
@@ -264,3 +265,19 @@ class DeploymentAdmin(admin.ModelAdmin):
         if deployment.started_at and deployment.finished_at:
             return f"{(deployment.finished_at - deployment.started_at).total_seconds():.0f} s"
         return "—"
+
+
+@admin.register(Backup)
+class BackupAdmin(admin.ModelAdmin):
+    """The worker's backups of environment databases (files: `manage.py backup --list`)."""
+
+    list_display = ["started_at", "environment", "trigger", "succeeded", "name", "size", "error"]
+    list_filter = ["environment", "trigger", "succeeded"]
+    search_fields = ["name", "error"]
+    readonly_fields = [f.name for f in Backup._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from core.http import parse_id
+from releases import backups
 from releases import deployments as rules
 from releases.backends import live_state
 from releases.metrics import dora
@@ -62,6 +63,7 @@ def dashboard(admin_site, request):
                 "freeze_scheduled": environment.scheduled_freeze(),
                 "previous_good": rules.previous_good_build(environment),
                 "live": live,
+                "backup": backups.health(environment),
             }
         )
     first = Environment.objects.order_by("position").first()

@@ -6,14 +6,20 @@ DEFAULT_ENVIRONMENTS = [
 ]
 
 
-def ensure_default_environments(environment_model) -> None:
+# Defaults of fields added after migration 0002 (whose historical model lacks them): set on
+# existing installs by the migration that added them (0009), on new rows by post_migrate.
+LATER_DEFAULTS = {"production": {"backup_before_deploy": True}}
+
+
+def ensure_default_environments(environment_model, *, current_model: bool = False) -> None:
     """Create any missing default environment (existing ones are left as edited)."""
     for data in DEFAULT_ENVIRONMENTS:
-        environment_model.objects.get_or_create(slug=data["slug"], defaults=data)
+        defaults = {**data, **(LATER_DEFAULTS.get(data["slug"], {}) if current_model else {})}
+        environment_model.objects.get_or_create(slug=data["slug"], defaults=defaults)
 
 
 def ensure_after_migrate(sender, **kwargs) -> None:
     """post_migrate receiver: a database flushed (tests, `manage.py flush`) gets them back."""
     from releases.models import Environment
 
-    ensure_default_environments(Environment)
+    ensure_default_environments(Environment, current_model=True)

@@ -162,6 +162,23 @@ class Environment(models.Model):
     required_stages = models.JSONField(
         default=list, blank=True, help_text="Stages a build must pass to enter; [] = the default."
     )
+    backup_before_deploy = models.BooleanField(
+        default=False,
+        help_text="The worker backs up this environment's database before a deployment or "
+        "promotion changes it; a failed backup stops it before anything changes.",
+    )
+    # Daily backups at this UTC time ("03:00"), taken by the worker; blank = none scheduled.
+    backup_time = models.CharField(
+        max_length=5,
+        blank=True,
+        validators=[
+            RegexValidator(r"^([01]\d|2[0-3]):[0-5]\d$", "A UTC time as HH:MM, e.g. 03:00.")
+        ],
+        help_text="Daily backup at this UTC time (HH:MM), taken by the worker; blank = none.",
+    )
+    backup_max_age_hours = models.PositiveIntegerField(
+        default=26, help_text="The Releases page warns when the last backup is older."
+    )
 
     class Meta:
         ordering = ["position", "name"]
@@ -384,6 +401,9 @@ class Deployment(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     log = models.TextField(blank=True)
     smoke_result = models.JSONField(default=dict, blank=True)
+    backup = models.ForeignKey(
+        "Backup", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -444,3 +464,31 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self):
         return f"worker {self.worker_id} on {self.hostname}"
+
+
+class Backup(models.Model):
+    """A backup of an environment's database taken by the worker (before a deployment, or
+    on its daily schedule): the file in the backups storage, or why it failed."""
+
+    class Trigger(models.TextChoices):
+        DEPLOYMENT = "deployment", "before a deployment"
+        SCHEDULE = "schedule", "daily schedule"
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="backups")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    name = models.CharField(max_length=200, blank=True, help_text="In the backups storage.")
+    size = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["environment", "-started_at"])]
+
+    def __str__(self):
+        return (
+            self.name or f"failed backup of {self.environment} at {self.started_at:%Y-%m-%d %H:%M}"
+        )

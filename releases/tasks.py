@@ -17,7 +17,7 @@ from django.db.models.functions import Concat
 from django.tasks import task
 from django.utils import timezone
 
-from releases import deployments
+from releases import backups, deployments
 from releases.backends import BackendError, backend_for
 from releases.models import Deployment, DeploymentKind, DeploymentStatus, Environment
 from releases.services import Actor
@@ -43,6 +43,36 @@ def run_environment_queue(environment_id: int) -> int:
         execute(deployment)
         ran += 1
     return ran
+
+
+@task()
+def take_scheduled_backup(backup_id: int) -> bool:
+    """Take a scheduled backup the upkeep claimed; whether it succeeded (the row says why)."""
+    return backups.run_claimed(backup_id).succeeded
+
+
+def backup_first(deployment: Deployment) -> bool:
+    """The environment's backup before this deployment changes anything, when it asks for
+    one (rollbacks do not wait for it: they undo). False when the backup failed."""
+    environment = deployment.environment
+    if not environment.backup_before_deploy or deployment.kind == DeploymentKind.ROLLBACK:
+        return True
+    if not backups.runs_a_database(environment):
+        _log(deployment, "backup: skipped (the noop backend names no DATABASE_URL)")
+        return True
+    try:
+        taken = backups.take(
+            environment,
+            trigger="deployment",
+            deployment=deployment,
+            log=lambda line: _log(deployment, line),
+        )
+    except backups.BackupError as error:
+        _log(deployment, f"backup failed: {error}")
+        _log(deployment, "stopped before anything changed: the running release keeps serving")
+        return False
+    _log(deployment, f"backup before this deployment: {taken.name}")
+    return True
 
 
 class Cancelled(BackendError):
@@ -114,6 +144,8 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
     environment = deployment.environment
     smoke = None
     switched = False
+    if not backup_first(deployment):
+        return deployments.finish(deployment=deployment, succeeded=False)
     try:
         backend = backend_for(environment)
         backend.cancelled = cancelled.is_set

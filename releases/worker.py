@@ -17,9 +17,13 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from releases import deployments
+from releases import backups, deployments
 from releases.models import Deployment, DeploymentStatus, WorkerHeartbeat
-from releases.tasks import recover_stale_deployments, run_environment_queue
+from releases.tasks import (
+    recover_stale_deployments,
+    run_environment_queue,
+    take_scheduled_backup,
+)
 
 logger = logging.getLogger(__name__)
 TASK_RUNNING = "RUNNING"
@@ -109,6 +113,7 @@ class Upkeep:
             "tasks_failed": fail_orphaned_tasks(now),
             "approvals_lapsed": deployments.lapse_expired_approvals(now),
             "queues_woken": wake_stalled_queues(),
+            "backups_started": self.start_due_backups(now),
         }
         WorkerHeartbeat.objects.filter(seen_at__lt=now - datetime.timedelta(days=1)).delete()
         path = heartbeat_file()
@@ -117,6 +122,14 @@ class Upkeep:
         if any(done.values()):
             logger.warning("worker upkeep: %s", done)
         return done
+
+    @staticmethod
+    def start_due_backups(now) -> int:
+        """Scheduled backups whose time has come: claimed here, taken by a task."""
+        claimed = backups.claim_due(now)
+        for backup_id in claimed:
+            take_scheduled_backup.enqueue(backup_id)
+        return len(claimed)
 
     def start(self, background: bool = True) -> None:
         self.tick()  # recovery at start, before the first task is taken
