@@ -32,6 +32,44 @@ def test_readyz_is_ok_when_database_answers_and_migrations_are_applied(client):
     assert response.json()["status"] == "ok"
 
 
+@pytest.mark.django_db
+def test_readyz_tells_a_schema_ahead_of_the_code_from_one_behind(client, monkeypatch):
+    from django.db import connection
+
+    from core import health
+
+    assert client.get(reverse("readyz")).json()["migrations"] == "applied"
+    # Ahead: a newer release applied a migration this code does not know (still serving).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) "
+            "VALUES ('blog', '9999_added_by_a_newer_release', now())"
+        )
+    ahead = client.get(reverse("readyz"))
+    assert ahead.status_code == HTTPStatus.OK
+    assert ahead.json()["migrations"] == "ahead"
+    assert ahead.json()["unknown_migrations"] == ["blog.9999_added_by_a_newer_release"]
+    # Another app's rows (not ours) are not counted.
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM django_migrations WHERE name LIKE '9999_%%'")
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) VALUES ('legacy', 'x', now())"
+        )
+    assert client.get(reverse("readyz")).json()["migrations"] == "applied"
+
+    # Behind: this code has a migration the database lacks.
+    monkeypatch.setattr(health, "_migrations_known_applied", False)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM django_migrations WHERE app = 'releases' AND name = %s",
+            ["0009_environment_backups"],
+        )
+    behind = client.get(reverse("readyz"))
+    assert behind.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert behind.json()["migrations"] == "behind"
+    assert "releases.0009_environment_backups" in behind.json()["unapplied"]
+
+
 def test_probes_refuse_writes(client):
     assert client.post(reverse("healthz")).status_code == HTTPStatus.METHOD_NOT_ALLOWED
 
