@@ -66,20 +66,23 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def sync_role_permissions() -> None:
+def sync_role_permissions(using: str = "default") -> None:
     """Create the role groups and grant each the permissions its table names."""
     for role, names in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
+        group, _ = Group.objects.using(using).get_or_create(name=role)
         wanted = []
         for name in names:
             app_label, codename = name.split(".", 1)
             wanted.extend(
-                Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+                Permission.objects.using(using).filter(
+                    content_type__app_label=app_label, codename=codename
+                )
             )
         group.permissions.add(*wanted)
 
 
 def sync_roles_after_migrate(sender, **kwargs) -> None:
     """post_migrate receiver. Django sends the signal once per app with models, after that
-    app's permissions exist; syncing each time is idempotent and catches every app."""
-    sync_role_permissions()
+    app's permissions exist; syncing each time is idempotent and catches every app. On the
+    connection that migrated (`using`): it may be a transaction not committed yet."""
+    sync_role_permissions(using=kwargs.get("using", "default"))

@@ -11,15 +11,19 @@ DEFAULT_ENVIRONMENTS = [
 LATER_DEFAULTS = {"production": {"backup_before_deploy": True}}
 
 
-def ensure_default_environments(environment_model, *, current_model: bool = False) -> None:
+def ensure_default_environments(
+    environment_model, *, current_model: bool = False, using: str = "default"
+) -> None:
     """Create any missing default environment (existing ones are left as edited)."""
     for data in DEFAULT_ENVIRONMENTS:
         defaults = {**data, **(LATER_DEFAULTS.get(data["slug"], {}) if current_model else {})}
-        environment_model.objects.get_or_create(slug=data["slug"], defaults=defaults)
+        environment_model.objects.using(using).get_or_create(slug=data["slug"], defaults=defaults)
 
 
 def ensure_after_migrate(sender, **kwargs) -> None:
     """post_migrate receiver: a database flushed (tests, `manage.py flush`) gets them back."""
     from releases.models import Environment
 
-    ensure_default_environments(Environment, current_model=True)
+    ensure_default_environments(
+        Environment, current_model=True, using=kwargs.get("using", "default")
+    )

@@ -9,10 +9,12 @@ def create_version_row(apps, schema_editor):
     """The single ContentVersion row; existing posts get change numbers in id order."""
     Post = apps.get_model("blog", "Post")
     ContentVersion = apps.get_model("blog", "ContentVersion")
-    Post.objects.filter(status__in=["published", "scheduled"]).update(was_published=True)
-    Post.objects.update(change_seq=F("id"))
-    last = Post.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    ContentVersion.objects.update_or_create(pk=1, defaults={"value": last})
+    db = schema_editor.connection.alias  # the migrating connection (e.g. DATABASE_DIRECT_URL)
+    posts = Post.objects.using(db)
+    posts.filter(status__in=["published", "scheduled"]).update(was_published=True)
+    posts.update(change_seq=F("id"))
+    last = posts.order_by("-id").values_list("id", flat=True).first() or 0
+    ContentVersion.objects.using(db).update_or_create(pk=1, defaults={"value": last})
 
 
 class Migration(migrations.Migration):

@@ -38,6 +38,9 @@ DATABASES = {
         connect_timeout=env.int("DATABASE_CONNECT_TIMEOUT", default=5),
     )
 }
+# A direct (non-pooled) connection for migrations, e.g. NeonDB's endpoint without "-pooler":
+# when set, `prepare_database --migrate` migrates over it (core/management/commands/).
+DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # APPS

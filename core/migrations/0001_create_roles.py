@@ -8,7 +8,7 @@ ROLE_NAMES = ("Author", "Editor", "Release manager", "Release approver")
 def create_roles(apps, schema_editor):
     Group = apps.get_model("auth", "Group")
     for name in ROLE_NAMES:
-        Group.objects.get_or_create(name=name)
+        Group.objects.using(schema_editor.connection.alias).get_or_create(name=name)
 
 
 class Migration(migrations.Migration):

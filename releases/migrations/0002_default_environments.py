@@ -6,7 +6,9 @@ from releases.defaults import ensure_default_environments
 
 
 def create_environments(apps, schema_editor):
-    ensure_default_environments(apps.get_model("releases", "Environment"))
+    ensure_default_environments(
+        apps.get_model("releases", "Environment"), using=schema_editor.connection.alias
+    )
 
 
 class Migration(migrations.Migration):

@@ -9,7 +9,9 @@ from django.db import migrations, models
 def production_backs_up_first(apps, schema_editor):
     """On by default for production: a promotion there is preceded by a backup."""
     Environment = apps.get_model("releases", "Environment")
-    Environment.objects.filter(slug="production").update(backup_before_deploy=True)
+    Environment.objects.using(schema_editor.connection.alias).filter(slug="production").update(
+        backup_before_deploy=True
+    )
 
 
 class Migration(migrations.Migration):
