@@ -75,6 +75,29 @@ def backup_first(deployment: Deployment) -> bool:
     return True
 
 
+def migrate_first(deployment: Deployment, cancelled: threading.Event) -> bool:
+    """The new image's migrations, once, before any traffic moves (rollbacks undo: they
+    never migrate). False when they failed: the running release keeps serving."""
+    environment = deployment.environment
+    if deployment.kind == DeploymentKind.ROLLBACK or not environment.deploy_settings.get(
+        "migrate", True
+    ):
+        return True
+    try:
+        backend = backend_for(environment)
+        backend.cancelled = cancelled.is_set
+        backend.migrate(
+            deployment,
+            log=lambda line: _log(deployment, line),
+            timeout=float(environment.deploy_settings.get("migrate_timeout", 600)),
+        )
+    except BackendError as error:
+        _log(deployment, str(error))
+        _log(deployment, "stopped before the switch: the running release keeps serving")
+        return False
+    return True
+
+
 class Cancelled(BackendError):
     """Release staff cancelled the running deployment."""
 
@@ -145,6 +168,8 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
     smoke = None
     switched = False
     if not backup_first(deployment):
+        return deployments.finish(deployment=deployment, succeeded=False)
+    if not migrate_first(deployment, cancelled):
         return deployments.finish(deployment=deployment, succeeded=False)
     try:
         backend = backend_for(environment)

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 Log = Callable[[str], None]
 # Read by the worker for every backend (releases/tasks.py), not by the backend itself.
-COMMON_OPTIONS = {"health_timeout", "check_commit", "smoke_paths"}
+COMMON_OPTIONS = {"health_timeout", "check_commit", "smoke_paths", "migrate", "migrate_timeout"}
 
 
 class BackendError(Exception):
@@ -46,6 +46,15 @@ class DeployBackend:
     def raise_if_cancelled(self) -> None:
         if self.cancelled():
             raise BackendError("cancelled by release staff")
+
+    # Whether `migrate` runs the new image's migrations itself (else the release's own
+    # processes must, e.g. RUN_MIGRATIONS=1 in their environment).
+    migrates = False
+
+    def migrate(self, deployment, *, log: Log, timeout: float) -> None:
+        """Apply the new image's migrations once, before any traffic moves; BackendError when
+        they fail (the previous release keeps serving)."""
+        log(f"{self.name}: migrations are left to the release's own processes (RUN_MIGRATIONS)")
 
     def deploy(self, deployment, *, log: Log, health_timeout: float) -> None:
         """Pull, start, wait until healthy (at most `health_timeout` s), retire the old one.

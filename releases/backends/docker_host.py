@@ -133,6 +133,64 @@ class DockerBackend(DeployBackend):
             self._remove(container, log)
         log(f"{', '.join(c.name for c in started)} run {deployment.image}")
 
+    migrates = True
+
+    def migrate(self, deployment, *, log, timeout) -> None:
+        """A one-off container of the new image runs `prepare_database --migrate` (its lock
+        holds through a pooler, core/management/commands/) while the old release serves."""
+        client = engine_client(self.options)
+        ensure_image(client, deployment.image, self.options, log)
+        name = f"{self.prefix}-migrate-{deployment.pk}"
+        for stale in client.containers.list(all=True, filters={"name": f"^/{name}$"}):
+            stale.remove(force=True)  # a retry of the same deployment
+        environment = container_environment(self.options)
+        # The entrypoint would wait (and migrate) on its own; the command does both here.
+        environment.update(WAIT_FOR_DB="0", RUN_MIGRATIONS="0")
+        run_options = {
+            "name": name,
+            "detach": True,
+            "init": True,
+            "environment": environment,
+            "labels": {
+                LABEL_ENVIRONMENT: self.environment.slug,
+                LABEL_DEPLOYMENT: str(deployment.pk),
+                LABEL_BUILD: deployment.build.tag,
+                LABEL_ROLE: "migrate",
+            },
+        }
+        if self.options.get("network"):
+            run_options["network"] = self.options["network"]
+        else:
+            run_options["network_mode"] = self.options.get("network_mode", "host")
+        command = ["python3", "manage.py", "prepare_database", "--migrate", "--timeout", "60"]
+        started = time.monotonic()
+        with engine_errors(f"starting {name}"):
+            container = client.containers.run(deployment.image, command, **run_options)
+        log(f"migrate: {name} runs the new image's migrations")
+        try:
+            deadline = started + timeout
+            while True:
+                self.raise_if_cancelled()
+                with engine_errors(f"waiting for {name}"):
+                    container.reload()
+                if container.status in ("exited", "dead"):
+                    break
+                if time.monotonic() > deadline:
+                    raise BackendError(f"migrations did not finish within {timeout:g}s")
+                time.sleep(0.5)
+            code = container.attrs["State"]["ExitCode"]
+            output = container.logs().decode(errors="replace")
+        finally:
+            self._remove(container, lambda line: None)
+        applied = [line.strip() for line in output.splitlines() if "Applying " in line]
+        took = time.monotonic() - started
+        if code != 0:
+            tail = " | ".join(output.strip().splitlines()[-5:])
+            raise BackendError(f"migrations failed: {name} exited with code {code}: {tail}")
+        for line in applied:
+            log(f"migrate: {line}")
+        log(f"migrate: {len(applied)} migration(s) applied in {took:.1f} s")
+
     def _start(self, client, deployment, previous, log, role: str = "web"):
         image = client.images.get(deployment.image)
         name = (

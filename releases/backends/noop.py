@@ -6,6 +6,10 @@ from releases.backends.base import DeployBackend
 class NoopBackend(DeployBackend):
     name = "noop"
     _running: dict[str, str] = {}  # environment slug -> image, for `current` in one process
+    migrates = True
+
+    def migrate(self, deployment, *, log, timeout) -> None:
+        log(f"noop: would migrate with {deployment.image} (recorded)")
 
     def deploy(self, deployment, *, log, health_timeout) -> None:
         log(f"noop: would pull {deployment.image}")

@@ -40,6 +40,8 @@ def staging(engine, container_database, monkeypatch, settings):
     settings.RELEASES_SMOKE_TIMEOUT = 60
     port = free_port()
     plain = app_environment(container_database, port)
+    # The deployment's own migrate step migrates (a one-off container of the new image).
+    plain.pop("RUN_MIGRATIONS")
     # Secrets come from the worker's environment, named in the settings, never stored.
     monkeypatch.setenv("STAGING_SECRET_KEY", plain.pop("SECRET_KEY"))
     monkeypatch.setenv("STAGING_DATABASE_URL", plain.pop("DATABASE_URL"))
@@ -79,10 +81,19 @@ def test_deploy_a_then_b_then_roll_back_to_a(engine, images, staging):
     assert commit_on(port) == SHA_A
     assert len(serving(engine)) == 1
     assert "environment variables set" in first.log
+    # A fresh database: the migrate step applied every migration before the container started.
+    lines = first.log.splitlines()
+    migrated = next(i for i, line in enumerate(lines) if "migration(s) applied" in line)
+    started = next(
+        i for i, line in enumerate(lines) if line.endswith("environment variables set)")
+    )
+    assert migrated < started and "0 migration(s)" not in lines[migrated], first.log
+    assert "Applying blog.0001_initial" in first.log
 
     with PortWatcher(port) as watcher:
         second = deploy(staging, build_b, actor)
     assert second.status == S.SUCCEEDED, second.log
+    assert "migrate: 0 migration(s) applied" in second.log  # once, not per release
     assert commit_on(port) == SHA_B
     [container] = serving(engine)
     assert container.labels["org.lawvriksh.deployment"] == str(second.pk)
@@ -137,10 +148,13 @@ def test_a_container_that_exits_fails_fast_with_its_output(engine, images, stagi
     started = time.monotonic()
     failed = deploy(staging, crash, actor)
     assert failed.status == S.FAILED
-    assert "exited with code" in failed.log
+    # Its migrate step is the first to run the release, and fails before any switch.
+    assert "migrations failed" in failed.log and "exited with code" in failed.log
     assert "broken release" in failed.log  # the container's last lines say why
+    assert "stopped before the switch" in failed.log
     assert time.monotonic() - started < 60
     assert serving(engine) == []
+    assert engine.containers.list(all=True, filters={"label": "org.lawvriksh.role=migrate"}) == []
 
 
 def test_engine_unreachable_and_missing_image_fail_with_the_reason(engine, images, staging):
@@ -179,6 +193,7 @@ def test_stop_first_on_a_published_port_restarts_the_old_container_when_the_new_
             "network_mode": "bridge",
             "ports": {"8000/tcp": port},
             "strategy": "stop-first",
+            "migrate": False,  # no database here: the release's own health check decides
             "health_interval": 1,
             "health_timeout": 60,
             "stop_timeout": 5,

@@ -151,6 +151,7 @@ def staging(engine, staging_database):
     port = free_port()
     plain = app_environment(staging_database, port)
     plain["ALLOWED_HOSTS"] += f",{HOST_FROM_JOBS}"
+    plain.pop("RUN_MIGRATIONS")  # the deployment's migrate step migrates
     secret_env = {"STAGING_SECRET_KEY": plain.pop("SECRET_KEY")}
     secret_env["STAGING_DATABASE_URL"] = plain.pop("DATABASE_URL")
     Environment.objects.filter(slug="staging").update(
