@@ -18,16 +18,24 @@ __all__ = ["BackupError", "database_config", "take", "claim_due", "run_claimed",
 
 
 def database_config(environment: Environment) -> dict:
-    """The environment's DATABASES entry. Its DATABASE_URL is the one its containers get:
-    the worker's variable named in deploy_settings.secret_env, or a plain deploy_settings.env
-    value."""
+    """The environment's DATABASES entry for pg_dump: its DATABASE_DIRECT_URL when it has one
+    (a dump is one long session, which a transaction-mode pooler does not keep), else its
+    DATABASE_URL — as its containers get them: the worker's variable named in
+    deploy_settings.secret_env, or a plain deploy_settings.env value."""
     deploy_settings = environment.deploy_settings or {}
-    variable = (deploy_settings.get("secret_env") or {}).get("DATABASE_URL")
-    url = os.environ.get(variable, "") if variable else ""
-    if variable and not url:
-        raise BackupError(f"the worker has no {variable} in its environment (DATABASE_URL)")
-    url = url or (deploy_settings.get("env") or {}).get("DATABASE_URL", "")
-    if not url:
+    secret_env = deploy_settings.get("secret_env") or {}
+    plain_env = deploy_settings.get("env") or {}
+    for key in ("DATABASE_DIRECT_URL", "DATABASE_URL"):
+        variable = secret_env.get(key)
+        if variable:
+            url = os.environ.get(variable, "")
+            if not url:
+                raise BackupError(f"the worker has no {variable} in its environment ({key})")
+            break
+        if plain_env.get(key):
+            url = plain_env[key]
+            break
+    else:
         raise BackupError(
             f"{environment.name} has no DATABASE_URL in its deploy settings (secret_env or env)"
         )

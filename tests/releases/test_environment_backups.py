@@ -201,3 +201,22 @@ def test_a_bad_backup_time_is_refused_with_a_message(production):
     with pytest.raises(ValidationError) as refused:
         production.full_clean()
     assert "HH:MM" in str(refused.value)
+
+
+def test_backups_use_the_direct_url_when_the_environment_has_one(production, monkeypatch):
+    monkeypatch.setenv("PRODUCTION_DIRECT_URL", "postgres://u@direct.example:5432/blog")
+    production.deploy_settings = {
+        "secret_env": {
+            "DATABASE_URL": "PRODUCTION_DATABASE_URL",
+            "DATABASE_DIRECT_URL": "PRODUCTION_DIRECT_URL",
+        }
+    }
+    assert backups.database_config(production)["HOST"] == "direct.example"
+    production.deploy_settings = {"secret_env": {"DATABASE_URL": "PRODUCTION_DATABASE_URL"}}
+    assert backups.database_config(production)["NAME"] == connection.settings_dict["NAME"]
+    production.deploy_settings = {"secret_env": {"DATABASE_URL": "NOT_SET_ANYWHERE"}}
+    with pytest.raises(backups.BackupError, match="no NOT_SET_ANYWHERE"):
+        backups.database_config(production)
+    production.deploy_settings = {}
+    with pytest.raises(backups.BackupError, match="no DATABASE_URL"):
+        backups.database_config(production)
