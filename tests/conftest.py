@@ -74,3 +74,17 @@ def hook(settings):
     settings.GITLAB_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.GITLAB_WEBHOOK_SIGNING_TOKEN = ""
     return APIClient()
+
+
+@pytest.fixture
+def backup_dir(settings, tmp_path):
+    """The backups storage (manage.py backup / restore, the worker's) in this test's own
+    directory."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "backups": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "backups")},
+        },
+    }
+    return tmp_path / "backups"

@@ -6,6 +6,7 @@ and the swarm. Without an engine these tests skip, unless CONTAINER_TESTS=requir
 a missing engine is an error.
 """
 
+import contextlib
 import io
 import json
 import os
@@ -27,7 +28,7 @@ import pytest
 
 from releases import deployments as rules
 from releases import tasks
-from releases.models import Build, Deployment, StageResult
+from releases.models import Build, Deployment, Environment, StageResult
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = os.environ.get("CONTAINER_REGISTRY", "127.0.0.1:5000")
@@ -153,16 +154,23 @@ def images(engine):
     return {"a": a, "b": b, "unhealthy": unhealthy, "crash": crash}
 
 
+@contextlib.contextmanager
+def fresh_database(name: str):
+    """A new, empty PostgreSQL database on the host (dropped afterwards); its URL."""
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+    yield f"postgres://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(scope="session")
 def container_database():
     """A fresh PostgreSQL database on the host for the containers (they migrate it)."""
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
-    yield f"postgres://postgres@127.0.0.1:5432/{DATABASE}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    with fresh_database(DATABASE) as url:
+        yield url
 
 
 def free_port() -> int:
@@ -219,6 +227,44 @@ class PortWatcher(threading.Thread):
     def __exit__(self, *exc):
         self.running = False
         self.join()
+
+
+def docker_staging(database_url: str, name: str, extra_hosts=()) -> tuple[int, dict[str, str]]:
+    """Staging on the docker backend: the build's container on a free port of this host (host
+    network). Returns the port and the worker variables its secrets are read from."""
+    port = free_port()
+    plain = app_environment(database_url, port)
+    plain["ALLOWED_HOSTS"] += "".join(f",{host}" for host in extra_hosts)
+    plain.pop("RUN_MIGRATIONS")  # the deployment's own migrate step migrates
+    # Secrets come from the worker's environment, named in the settings, never stored.
+    worker_secrets = {
+        "STAGING_SECRET_KEY": plain.pop("SECRET_KEY"),
+        "STAGING_DATABASE_URL": plain.pop("DATABASE_URL"),
+    }
+    Environment.objects.filter(slug="staging").update(
+        base_url=f"http://127.0.0.1:{port}",
+        deploy_backend="docker",
+        deploy_settings={
+            "name": f"{name}-{port}",
+            "env": plain,
+            "secret_env": {
+                "SECRET_KEY": "STAGING_SECRET_KEY",
+                "DATABASE_URL": "STAGING_DATABASE_URL",
+            },
+            "network_mode": "host",
+            "health_interval": 1,
+            "health_timeout": 90,
+            "stop_timeout": 5,
+        },
+    )
+    return port, worker_secrets
+
+
+def remove_staging_containers(engine) -> None:
+    for container in engine.containers.list(
+        all=True, filters={"label": "org.lawvriksh.environment=staging"}
+    ):
+        container.remove(force=True)
 
 
 def build_row(reference: str, sha: str, n: int) -> Build:

@@ -20,11 +20,12 @@ from tests.containers.conftest import (
     TLS_HOST,
     PortWatcher,
     _unavailable,
-    app_environment,
     build_row,
     commit_on,
     deploy,
+    docker_staging,
     free_port,
+    remove_staging_containers,
     serving,
 )
 from tests.releases.test_deployment_rules import manager
@@ -38,36 +39,13 @@ def staging(engine, container_database, monkeypatch, settings):
     settings.RELEASES_SMOKE_ATTEMPTS = 20
     settings.RELEASES_SMOKE_BACKOFF = 0.25
     settings.RELEASES_SMOKE_TIMEOUT = 60
-    port = free_port()
-    plain = app_environment(container_database, port)
-    # The deployment's own migrate step migrates (a one-off container of the new image).
-    plain.pop("RUN_MIGRATIONS")
-    # Secrets come from the worker's environment, named in the settings, never stored.
-    monkeypatch.setenv("STAGING_SECRET_KEY", plain.pop("SECRET_KEY"))
-    monkeypatch.setenv("STAGING_DATABASE_URL", plain.pop("DATABASE_URL"))
-    Environment.objects.filter(slug="staging").update(
-        base_url=f"http://127.0.0.1:{port}",
-        deploy_backend="docker",
-        deploy_settings={
-            "name": f"blog-test-{port}",
-            "env": plain,
-            "secret_env": {
-                "SECRET_KEY": "STAGING_SECRET_KEY",
-                "DATABASE_URL": "STAGING_DATABASE_URL",
-            },
-            "network_mode": "host",
-            "health_interval": 1,
-            "health_timeout": 90,
-            "stop_timeout": 5,
-        },
-    )
+    port, worker_secrets = docker_staging(container_database, "blog-test")
+    for name, value in worker_secrets.items():
+        monkeypatch.setenv(name, value)
     environment = Environment.objects.get(slug="staging")
     environment.port = port
     yield environment
-    for container in engine.containers.list(
-        all=True, filters={"label": "org.lawvriksh.environment=staging"}
-    ):
-        container.remove(force=True)
+    remove_staging_containers(engine)
 
 
 def test_deploy_a_then_b_then_roll_back_to_a(engine, images, staging):

@@ -22,20 +22,21 @@ import time
 from pathlib import Path
 
 import jwt
-import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from releases.models import Build, Deployment, DeploymentStatus, Environment, StageResult
+from releases.models import Build, Deployment, DeploymentStatus, StageResult
 from tests.containers.conftest import (
     BASE_IMAGE,
     REGISTRY,
     REPOSITORY,
     ROOT,
-    app_environment,
     build_image,
     commit_on,
+    docker_staging,
     free_port,
+    fresh_database,
+    remove_staging_containers,
     tool,
 )
 from tests.releases.test_gitlab import _JWKSServer
@@ -135,46 +136,11 @@ def pipeline_image(engine, first_push):
 
 
 @pytest.fixture
-def staging_database():
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {STAGING_DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {STAGING_DATABASE}")
-    yield f"postgres://postgres@127.0.0.1:5432/{STAGING_DATABASE}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {STAGING_DATABASE} WITH (FORCE)")
-
-
-@pytest.fixture
-def staging(engine, staging_database):
-    """Staging on the docker backend: the build's container on a port of this host."""
-    port = free_port()
-    plain = app_environment(staging_database, port)
-    plain["ALLOWED_HOSTS"] += f",{HOST_FROM_JOBS}"
-    plain.pop("RUN_MIGRATIONS")  # the deployment's migrate step migrates
-    secret_env = {"STAGING_SECRET_KEY": plain.pop("SECRET_KEY")}
-    secret_env["STAGING_DATABASE_URL"] = plain.pop("DATABASE_URL")
-    Environment.objects.filter(slug="staging").update(
-        base_url=f"http://127.0.0.1:{port}",
-        deploy_backend="docker",
-        deploy_settings={
-            "name": f"blog-pipeline-{port}",
-            "env": plain,
-            "secret_env": {
-                "SECRET_KEY": "STAGING_SECRET_KEY",
-                "DATABASE_URL": "STAGING_DATABASE_URL",
-            },
-            "network_mode": "host",
-            "health_interval": 1,
-            "health_timeout": 90,
-            "stop_timeout": 5,
-        },
-    )
-    yield port, secret_env
-    for container in engine.containers.list(
-        all=True, filters={"label": "org.lawvriksh.environment=staging"}
-    ):
-        container.remove(force=True)
+def staging(engine):
+    """Staging on the docker backend, on a database of its own; (port, worker secrets)."""
+    with fresh_database(STAGING_DATABASE) as url:
+        yield docker_staging(url, "blog-pipeline", extra_hosts=[HOST_FROM_JOBS])
+        remove_staging_containers(engine)
 
 
 @contextlib.contextmanager

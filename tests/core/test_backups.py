@@ -76,18 +76,6 @@ def change_everything():
 
 
 @pytest.fixture
-def local_backups(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "backups": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "backups")},
-        },
-    }
-    return tmp_path / "backups"
-
-
-@pytest.fixture
 def restored_databases():
     """Drops the databases a test restored into."""
     before = databases_named_like(live_config()["NAME"] + "_")
@@ -99,7 +87,7 @@ def restored_databases():
 # ----------------------------------------------------------------------------- drills
 
 
-def test_restore_drill_into_a_new_database(local_backups, restored_databases, capsys):
+def test_restore_drill_into_a_new_database(backup_dir, restored_databases, capsys):
     seed()
     snapshot = rows_of_every_table(live_config()["NAME"])
     assert len(snapshot["blog_post"]) == 5
@@ -108,7 +96,7 @@ def test_restore_drill_into_a_new_database(local_backups, restored_databases, ca
     printed = capsys.readouterr().out
     assert "backup: stored" in printed and "sha256" in printed
     [manifest] = backups.list_backups("drill")
-    assert (local_backups / manifest.dump_file).stat().st_size == manifest.size
+    assert (backup_dir / manifest.dump_file).stat().st_size == manifest.size
     assert manifest.tables["blog_post"]["rows"] == 5
 
     change_everything()
@@ -187,11 +175,11 @@ def test_restore_drill_through_s3_compatible_storage(s3_backups, restored_databa
 
 @pytest.mark.parametrize("damage", ["flip a byte", "truncate"])
 def test_a_corrupt_or_truncated_backup_is_refused_before_anything_changes(
-    local_backups, restored_databases, damage
+    backup_dir, restored_databases, damage
 ):
     seed()
     manifest = backups.create_backup(live_config(), environment="drill", version="1")
-    dump = local_backups / manifest.dump_file
+    dump = backup_dir / manifest.dump_file
     data = bytearray(dump.read_bytes())
     if damage == "truncate":
         data = data[: len(data) // 2]
@@ -209,7 +197,7 @@ def test_a_corrupt_or_truncated_backup_is_refused_before_anything_changes(
     assert Post.objects.count() == 5
 
 
-def test_restore_over_the_live_database_needs_its_name_typed(local_backups, monkeypatch):
+def test_restore_over_the_live_database_needs_its_name_typed(backup_dir, monkeypatch):
     seed()
     snapshot = rows_of_every_table(live_config()["NAME"])
     manifest = backups.create_backup(live_config(), environment="drill", version="1")
@@ -228,7 +216,7 @@ def test_restore_over_the_live_database_needs_its_name_typed(local_backups, monk
     assert rows_of_every_table(live_config()["NAME"]) == snapshot
 
 
-def test_unknown_names_and_sqlite_get_clear_errors(local_backups):
+def test_unknown_names_and_sqlite_get_clear_errors(backup_dir):
     with pytest.raises(CommandError, match="No backup named 'nope'"):
         call_command("restore", "nope")
     with pytest.raises(CommandError, match="No backup of 'nowhere'"):
@@ -243,7 +231,7 @@ def test_unknown_names_and_sqlite_get_clear_errors(local_backups):
 # ----------------------------------------------------------------------------- retention
 
 
-def test_retention_keeps_the_newest_by_count_and_age(local_backups):
+def test_retention_keeps_the_newest_by_count_and_age(backup_dir):
     start = datetime.datetime(2026, 11, 1, 3, 0, tzinfo=datetime.UTC)
     names = []
     for day in range(5):
@@ -257,7 +245,7 @@ def test_retention_keeps_the_newest_by_count_and_age(local_backups):
         deleted = backups.apply_retention("drill", keep=3, max_age_days=30)
     assert sorted(deleted) == names[:2]
     assert [m.name for m in backups.list_backups("drill")] == names[:1:-1]
-    assert not (local_backups / f"{names[0]}.dump").exists()
+    assert not (backup_dir / f"{names[0]}.dump").exists()
 
     # Everything older than a day goes, but the newest backup always stays.
     with time_machine.travel(start + datetime.timedelta(days=40), tick=False):

@@ -23,18 +23,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "backups": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "backups")},
-        },
-    }
-    return tmp_path / "backups"
-
-
-@pytest.fixture
 def production(monkeypatch):
     """Production (backup first: on by default) whose database is the test database; the
     noop backend records the switch, so nothing but the backup touches a real part."""
@@ -58,7 +46,7 @@ def promote(build, environment) -> Deployment:
     return deployment
 
 
-def test_a_promotion_to_production_backs_up_first_and_names_the_backup(storage, production):
+def test_a_promotion_to_production_backs_up_first_and_names_the_backup(backup_dir, production):
     staging = Environment.objects.get(slug="staging")
     old, new = make_build(1), make_build(2)
     deployed(staging, old)
@@ -71,7 +59,7 @@ def test_a_promotion_to_production_backs_up_first_and_names_the_backup(storage, 
     backup = deployment.backup
     assert backup is not None and backup.succeeded and backup.trigger == "deployment"
     assert backup.name.endswith(f"_production_{old.tag[:12]}")  # the data of the old release
-    assert (storage / f"{backup.name}.dump").stat().st_size == backup.size
+    assert (backup_dir / f"{backup.name}.dump").stat().st_size == backup.size
     manifest = dumps.read_manifest(backup.name)
     assert manifest.sha256 == backup.sha256
     assert manifest.tables["releases_deployment"]["rows"] >= 3
@@ -86,7 +74,7 @@ def test_a_promotion_to_production_backs_up_first_and_names_the_backup(storage, 
 
 
 def test_a_failed_backup_stops_the_promotion_before_anything_changes(
-    storage, production, monkeypatch
+    backup_dir, production, monkeypatch
 ):
     staging = Environment.objects.get(slug="staging")
     old, new = make_build(1), make_build(2)
@@ -109,10 +97,10 @@ def test_a_failed_backup_stops_the_promotion_before_anything_changes(
     assert not failed.succeeded and failed.finished_at
     assert "cannot connect" in failed.error and "_missing" in failed.error
     assert deployment.backup is None
-    assert not storage.exists() or not any(storage.iterdir())
+    assert not backup_dir.exists() or not any(backup_dir.iterdir())
 
 
-def test_rollbacks_do_not_wait_for_a_backup(storage, production):
+def test_rollbacks_do_not_wait_for_a_backup(backup_dir, production):
     staging = Environment.objects.get(slug="staging")
     old, new = make_build(1), make_build(2)
     for build in (old, new):
@@ -127,7 +115,7 @@ def test_rollbacks_do_not_wait_for_a_backup(storage, production):
     assert "backup" not in deployment.log and not Backup.objects.exists()
 
 
-def test_the_daily_backup_is_claimed_once_and_taken(storage, production):
+def test_the_daily_backup_is_claimed_once_and_taken(backup_dir, production):
     production.backup_time = "03:00"
     production.save()
     day = datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC)
@@ -169,7 +157,7 @@ def test_several_workers_claim_a_scheduled_backup_once(production):
     assert Backup.objects.filter(trigger="schedule").count() == 1
 
 
-def test_the_releases_page_shows_the_last_backup_and_warns(storage, production, admin_client):
+def test_the_releases_page_shows_the_last_backup_and_warns(backup_dir, production, admin_client):
     production.backup_time = "03:00"
     production.save()
     page = admin_client.get(reverse("admin:releases_dashboard")).content.decode()
