@@ -155,6 +155,7 @@ def act(admin_site, request):
             candidate_since = running.finished_at if running else None
         if action == "rollback" and environment is not None and candidate is None:
             candidate = rules.previous_good_build(environment)
+        target = environment or (deployment.environment if deployment else None)
         context = {
             **admin_site.each_context(request),
             "title": f"Confirm: {action.replace('_', ' ')}",
@@ -171,6 +172,11 @@ def act(admin_site, request):
             ),
             "missing_reason": request.method == "POST",
             "candidate_since": candidate_since,
+            "backs_up_first": target is not None
+            and action in ("deploy", "promote", "approve")
+            and target.backup_before_deploy,
+            "backup": backups.health(target) if target is not None else None,
+            "backs_up_first_name": target.name if target is not None else "",
         }
         return TemplateResponse(request, "admin/releases/confirm.html", context)
 

@@ -247,8 +247,15 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "smoke_result",
+            "backup",
             "log",
         ]
+
+    backup = serializers.SlugRelatedField(
+        slug_field="name",
+        read_only=True,
+        help_text="The backup the worker took before this deployment changed anything.",
+    )
 
     def get_build(self, deployment) -> dict:
         build = deployment.build

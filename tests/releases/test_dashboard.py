@@ -50,6 +50,10 @@ def test_promote_confirmation_shows_what_changes_and_approver_approves(client):
     staff(client, RELEASE_MANAGER, username="rm")
     confirm = client.get(ACT, {"action": "promote", "environment": "production"}).content.decode()
     assert new.tag[:12] in confirm and "Stages" in confirm
+    # Production backs up first (its default), and the page says so before anyone decides.
+    assert "backs up the database of Production" in confirm and "none yet" in confirm
+    staging_confirm = client.get(ACT, {"action": "deploy", "environment": "staging"})
+    assert "backs up the database" not in staging_confirm.content.decode()
     client.post(ACT, {"action": "promote", "environment": "production", "reason": "release"})
     request = Deployment.objects.get(environment__slug="production")
     assert request.status == "awaiting_approval"
@@ -57,6 +61,8 @@ def test_promote_confirmation_shows_what_changes_and_approver_approves(client):
     assert denied.status_code == 403  # a release manager may not approve
     client.logout()
     staff(client, RELEASE_APPROVER, username="ra")
+    approving = client.get(ACT, {"action": "approve", "deployment": request.pk}).content.decode()
+    assert "backs up the database of Production" in approving
     client.post(ACT, {"action": "approve", "deployment": request.pk, "reason": "ok"})
     request.refresh_from_db()
     assert request.status == "queued"

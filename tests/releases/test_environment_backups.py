@@ -7,6 +7,7 @@ import threading
 
 import pytest
 import time_machine
+from rest_framework.test import APIClient
 from django.db import connection
 from django.urls import reverse
 
@@ -71,6 +72,11 @@ def test_a_promotion_to_production_backs_up_first_and_names_the_backup(backup_di
     )
     switched = next(i for i, line in enumerate(lines) if "noop" in line)
     assert named < switched, deployment.log
+    # The API names it too.
+    client = APIClient()
+    client.force_authenticate(manager())
+    answer = client.get(f"/api/v1/releases/deployments/{deployment.pk}/").json()
+    assert answer["backup"] == backup.name
 
 
 def test_a_failed_backup_stops_the_promotion_before_anything_changes(
