@@ -47,10 +47,6 @@ class DeployBackend:
         if self.cancelled():
             raise BackendError("cancelled by release staff")
 
-    # Whether `migrate` runs the new image's migrations itself (else the release's own
-    # processes must, e.g. RUN_MIGRATIONS=1 in their environment).
-    migrates = False
-
     def migrate(self, deployment, *, log: Log, timeout: float) -> None:
         """Apply the new image's migrations once, before any traffic moves; BackendError when
         they fail (the previous release keeps serving)."""

@@ -133,8 +133,6 @@ class DockerBackend(DeployBackend):
             self._remove(container, log)
         log(f"{', '.join(c.name for c in started)} run {deployment.image}")
 
-    migrates = True
-
     def migrate(self, deployment, *, log, timeout) -> None:
         """A one-off container of the new image runs `prepare_database --migrate` (its lock
         holds through a pooler, core/management/commands/) while the old release serves."""

@@ -6,7 +6,6 @@ from releases.backends.base import DeployBackend
 class NoopBackend(DeployBackend):
     name = "noop"
     _running: dict[str, str] = {}  # environment slug -> image, for `current` in one process
-    migrates = True
 
     def migrate(self, deployment, *, log, timeout) -> None:
         log(f"noop: would migrate with {deployment.image} (recorded)")
