@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from core.http import parse_id
-from releases import backups
+from releases import backups, schema
 from releases import deployments as rules
 from releases.backends import live_state
 from releases.metrics import dora
@@ -122,6 +122,37 @@ def _freeze_window(source) -> tuple[datetime.datetime, datetime.datetime]:
     return starts, starts + datetime.timedelta(hours=hours)
 
 
+def _migrations(action, environment, candidate, deployment) -> dict | None:
+    """The confirmation's migration section: what the action applies or leaves behind."""
+    if deployment is not None:
+        changes, environment = deployment.migration_changes, deployment.environment
+        acknowledged = deployment.migrations_acknowledged
+        rollback = deployment.kind == "rollback"
+    elif action in ("deploy", "promote", "rollback") and environment and candidate:
+        changes, acknowledged = schema.changes(environment, candidate), ""
+        rollback = action == "rollback"
+    else:
+        return None
+    if not changes:
+        return None
+    context = {**changes, "acknowledged": acknowledged}
+    if not changes.get("known"):
+        return context
+    behind = changes["leave_behind"]
+    stuck = schema.irreversible(behind)
+    context.update(
+        incompatible_behind=schema.incompatible(behind),
+        reversible=bool(behind) and not stuck,
+        irreversible_names=", ".join(map(schema.label, stuck)),
+        backup=schema.backup_before(environment, behind) if behind else None,
+    )
+    blocking = (
+        context["incompatible_behind"] if rollback else schema.incompatible(changes["apply"])
+    )
+    context["needs_acknowledgement"] = bool(blocking) and deployment is None
+    return context
+
+
 def act(admin_site, request):
     """GET: a confirmation page (what changes, a reason); POST: do it through the rules."""
     source = request.POST if request.method == "POST" else request.GET
@@ -177,6 +208,7 @@ def act(admin_site, request):
             and target.backup_before_deploy,
             "backup": backups.health(target) if target is not None else None,
             "backs_up_first_name": target.name if target is not None else "",
+            "migrations": _migrations(action, environment, candidate, deployment),
         }
         return TemplateResponse(request, "admin/releases/confirm.html", context)
 
@@ -194,13 +226,22 @@ def act(admin_site, request):
 def _do(action, actor, environment, build, deployment, reason, source) -> str:
     if action == "deploy":
         made, created = rules.request_deployment(
-            actor=actor, environment=environment, build=build, reason=reason
+            actor=actor,
+            environment=environment,
+            build=build,
+            reason=reason,
+            acknowledge=source.get("acknowledge_migrations", ""),
         )
         return f"{made} — {made.get_status_display().lower()}" + (
             "" if created else " (already requested)"
         )
     if action == "promote":
-        made, _ = rules.promote(actor=actor, environment=environment, reason=reason)
+        made, _ = rules.promote(
+            actor=actor,
+            environment=environment,
+            reason=reason,
+            acknowledge=source.get("acknowledge_migrations", ""),
+        )
         return f"{made} — {made.get_status_display().lower()}"
     if action == "rollback":
         made = rules.rollback(
@@ -210,6 +251,8 @@ def _do(action, actor, environment, build, deployment, reason, source) -> str:
             reason=reason,
             mark_bad=bool(source.get("mark_bad")),
             pin=bool(source.get("pin")),
+            acknowledge=source.get("acknowledge_migrations", ""),
+            reverse_migrations=bool(source.get("reverse_migrations")),
         )
         return f"{made} — {made.get_status_display().lower()}"
     if action in ("approve", "reject"):

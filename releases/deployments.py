@@ -23,6 +23,7 @@ from releases.models import (
     DeploymentStatus,
     Environment,
 )
+from releases import schema
 from releases.services import Actor, audit
 from releases.stages import NOT_PASSED
 
@@ -48,6 +49,26 @@ CANNOT_CANCEL = "A {status} deployment cannot be cancelled."
 NOTHING_TO_ROLL_BACK_TO = "{environment} has no earlier good build to roll back to."
 NOTHING_TO_PROMOTE = "{previous} runs no successful build to promote to {environment}."
 CANNOT_APPROVE = "You do not have permission to approve deployments."
+ACKNOWLEDGE_MAX = Deployment._meta.get_field("migrations_acknowledged").max_length
+ACKNOWLEDGE_TOO_LONG = f"An acknowledgement is at most {ACKNOWLEDGE_MAX} characters."
+MIGRATIONS_INCOMPATIBLE = (
+    "Build {tag} applies migrations the code running in {environment} may not work with: "
+    "{names}. Ship them expand/contract (docs/runbooks/expand-contract.md), or acknowledge "
+    "them with a reason."
+)
+ROLLBACK_ACROSS_MIGRATIONS = (
+    "Rolling back to {tag} leaves migrations in {environment}'s database that its code may "
+    "not work with: {names}. Ways out: {ways}."
+)
+MIGRATIONS_IRREVERSIBLE = "Cannot reverse {names}: not reversible. {restore}"
+REVERSE_WAY = "reverse them first (from the image that applied them)"
+RESTORE_WAY = (
+    "restore the backup taken before they were applied ({backup}: `manage.py restore {backup} "
+    "--force`), then roll back acknowledging it"
+)
+NO_BACKUP_WAY = (
+    "restore a backup from before them (none is recorded), then roll back acknowledging it"
+)
 
 
 # What authorizing a deployment of each kind means.
@@ -170,11 +191,15 @@ def request_deployment(
     kind: str = DeploymentKind.DEPLOY,
     supersede: bool = False,
     break_glass: bool = False,
+    acknowledge: str = "",
+    reverse_migrations: bool = False,
 ) -> tuple[Deployment, bool]:
     """Queue (or put up for approval) a deployment; returns (deployment, created).
 
     The same build requested again while an earlier request for it is active returns that
-    request: two people clicking "promote" at once make one deployment.
+    request: two people clicking "promote" at once make one deployment. Migrations the
+    running code may not work with are refused unless `acknowledge` says why; a rollback
+    across them unless it reverses them first or `acknowledge`s (a restored backup).
     """
     authorize(actor, KIND_ACTIONS[kind], environment)
     environment = _lock(environment)
@@ -190,6 +215,13 @@ def request_deployment(
             _refuse(NO_DIGEST.format(tag=build.tag[:12]), "no_digest")
     else:
         _check_gates(environment, build)
+    acknowledge = acknowledge.strip()
+    if len(acknowledge) > ACKNOWLEDGE_MAX:
+        _refuse(ACKNOWLEDGE_TOO_LONG, "acknowledgement_too_long")
+    changes = schema.changes(environment, build)
+    reverse_migrations = _check_migrations(
+        environment, build, changes, rollback, acknowledge, reverse_migrations
+    )
     existing = environment.deployments.filter(
         build=build, status__in=ACTIVE_DEPLOYMENT_STATUSES
     ).first()
@@ -215,17 +247,71 @@ def request_deployment(
             if needs_approval
             else None
         ),
+        migration_changes=changes,
+        migrations_acknowledged=acknowledge,
+        reverse_migrations=reverse_migrations,
     )
     if supersede:
         environment.deployments.filter(status=S.QUEUED).exclude(pk=deployment.pk).update(
             status=S.SUPERSEDED, finished_at=now
         )
     audit(actor, f"deployment.{kind}", obj=deployment, build=build.tag, reason=reason)
+    if acknowledge:
+        audit(actor, "deployment.acknowledge_migrations", obj=deployment, reason=acknowledge)
     if glass_broken:
         audit(actor, "deployment.break_glass", obj=deployment, freeze=frozen_why, reason=reason)
     if deployment.status == S.QUEUED:
         _wake_worker(environment)
     return deployment, True
+
+
+def _check_migrations(environment, build, changes, rollback, acknowledge, reverse) -> bool:
+    """The backward-compatibility gate; returns whether the rollback reverses migrations."""
+    if not changes["known"]:
+        return False
+    if not rollback:
+        blocking = schema.incompatible(changes["apply"])
+        if blocking and not acknowledge:
+            _refuse(
+                MIGRATIONS_INCOMPATIBLE.format(
+                    tag=build.tag[:12],
+                    environment=environment,
+                    names=", ".join(map(schema.label, blocking)),
+                ),
+                "migrations_incompatible",
+            )
+        return False
+    behind = changes["leave_behind"]
+    if not behind:
+        return False
+    backup = schema.backup_before(environment, behind)
+    restore = RESTORE_WAY.format(backup=backup.name) if backup else NO_BACKUP_WAY
+    if reverse:
+        stuck = schema.irreversible(behind)
+        if not stuck and not schema.image_knowing(environment, behind):
+            stuck = behind  # no image deployed here has their code to unapply them
+        if stuck:
+            _refuse(
+                MIGRATIONS_IRREVERSIBLE.format(
+                    names=", ".join(map(schema.label, stuck)),
+                    restore=restore[0].upper() + restore[1:] + ".",
+                ),
+                "migrations_irreversible",
+            )
+        return True
+    blocking = schema.incompatible(behind)
+    if blocking and not acknowledge:
+        ways = ([REVERSE_WAY] if not schema.irreversible(behind) else []) + [restore]
+        _refuse(
+            ROLLBACK_ACROSS_MIGRATIONS.format(
+                tag=build.tag[:12],
+                environment=environment,
+                names=", ".join(map(schema.label, blocking)),
+                ways="; or ".join(ways),
+            ),
+            "rollback_across_migrations",
+        )
+    return False
 
 
 # Called with an environment id when it has a deployment to run; the worker's module
@@ -256,7 +342,9 @@ def lapse_expired_approvals(now=None) -> int:
 
 
 @transaction.atomic
-def promote(*, actor: Actor, environment: Environment, reason: str, break_glass=False):
+def promote(
+    *, actor: Actor, environment: Environment, reason: str, break_glass=False, acknowledge=""
+):
     """Request the build the previous environment runs (the same digest) here."""
     authorize(actor, "promote", environment)
     previous = previous_environment(environment)
@@ -275,6 +363,7 @@ def promote(*, actor: Actor, environment: Environment, reason: str, break_glass=
         reason=reason,
         kind=DeploymentKind.PROMOTE,
         break_glass=break_glass,
+        acknowledge=acknowledge,
     )
 
 
@@ -427,9 +516,12 @@ def rollback(
     build: Build | None = None,
     mark_bad: bool = False,
     pin: bool = False,
+    acknowledge: str = "",
+    reverse_migrations: bool = False,
 ) -> Deployment:
     """Redeploy an earlier good build; optionally veto the bad one and pin the environment,
-    in the same action, so nothing re-applies the bad release."""
+    in the same action, so nothing re-applies the bad release. Across migrations its code
+    may not work with, only reversing them first or acknowledging (a restore) goes ahead."""
     authorize(actor, "rollback", environment)
     environment = _lock(environment)
     current = current_deployment(environment)
@@ -447,6 +539,8 @@ def rollback(
         reason=reason,
         kind=DeploymentKind.ROLLBACK,
         supersede=True,
+        acknowledge=acknowledge,
+        reverse_migrations=reverse_migrations,
     )
     if pin:
         Environment.objects.filter(pk=environment.pk).update(pinned_at=now, pinned_reason=reason)

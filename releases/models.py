@@ -42,6 +42,9 @@ class Build(models.Model):
     # Marked bad (vetoed): refused by every environment until unmarked.
     bad_at = models.DateTimeField(null=True, blank=True)
     bad_reason = models.CharField(max_length=500, blank=True)
+    # The image's migration plan (`manage.py migration_plan` run inside it, reported by the
+    # build job): every migration in order, classified. None: the build reported none.
+    migrations = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -179,6 +182,9 @@ class Environment(models.Model):
     backup_max_age_hours = models.PositiveIntegerField(
         default=26, help_text="The Releases page warns when the last backup is older."
     )
+    # The migrations the worker has applied here (plan entries), kept by its migrate steps;
+    # None until the first one: then the running build's plan stands in.
+    applied_migrations = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["position", "name"]
@@ -403,6 +409,21 @@ class Deployment(models.Model):
     smoke_result = models.JSONField(default=dict, blank=True)
     backup = models.ForeignKey(
         "Backup", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # At request time: the migrations this deployment applies and those it leaves behind
+    # (releases.schema). db_default: the running release's inserts need no value (expand).
+    migration_changes = models.JSONField(default=dict, db_default={}, blank=True)
+    migrations_acknowledged = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why incompatible migrations may go ahead (the requester's words).",
+    )
+    reverse_migrations = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="A rollback that first unapplies the newer migrations, from the newer image.",
     )
 
     class Meta:

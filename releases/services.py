@@ -28,6 +28,7 @@ DIGEST_IN_USE = (
 
 BUILD_FIELDS = (
     "digest",
+    "migrations",
     "commit_sha",
     "commit_message",
     "commit_author",

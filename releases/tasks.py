@@ -17,7 +17,7 @@ from django.db.models.functions import Concat
 from django.tasks import task
 from django.utils import timezone
 
-from releases import backups, deployments
+from releases import backups, deployments, schema
 from releases.backends import BackendError, backend_for
 from releases.models import Deployment, DeploymentKind, DeploymentStatus, Environment
 from releases.services import Actor
@@ -53,9 +53,13 @@ def take_scheduled_backup(backup_id: int) -> bool:
 
 def backup_first(deployment: Deployment) -> bool:
     """The environment's backup before this deployment changes anything, when it asks for
-    one (rollbacks do not wait for it: they undo). False when the backup failed."""
+    one (rollbacks do not wait for it: they undo; unless they unapply migrations, which
+    loses data). False when the backup failed."""
     environment = deployment.environment
-    if not environment.backup_before_deploy or deployment.kind == DeploymentKind.ROLLBACK:
+    plain_rollback = (
+        deployment.kind == DeploymentKind.ROLLBACK and not deployment.reverse_migrations
+    )
+    if not environment.backup_before_deploy or plain_rollback:
         return True
     if not backups.runs_a_database(environment):
         _log(deployment, "backup: skipped (the noop backend names no DATABASE_URL)")
@@ -76,13 +80,31 @@ def backup_first(deployment: Deployment) -> bool:
 
 
 def migrate_first(deployment: Deployment, cancelled: threading.Event) -> bool:
-    """The new image's migrations, once, before any traffic moves (rollbacks undo: they
-    never migrate). False when they failed: the running release keeps serving."""
+    """The new image's migrations, once, before any traffic moves; a rollback migrates only
+    to unapply the newer migrations it was asked to reverse (from the image that applied
+    them). False when that failed: the running release keeps serving."""
     environment = deployment.environment
-    if deployment.kind == DeploymentKind.ROLLBACK or not environment.deploy_settings.get(
-        "migrate", True
-    ):
+    changes = deployment.migration_changes or {}
+    rollback = deployment.kind == DeploymentKind.ROLLBACK
+    if rollback and not deployment.reverse_migrations:
+        _log_left_behind(deployment, changes)
         return True
+    if not environment.deploy_settings.get("migrate", True):
+        _log(deployment, "migrate: off for this environment (deploy setting migrate=false)")
+        return True
+    options = {}
+    if rollback:
+        options = {
+            "image": schema.image_knowing(environment, changes["leave_behind"]),
+            "targets": schema.reverse_targets(deployment.build, changes["leave_behind"]),
+        }
+    elif changes.get("known"):
+        _log(deployment, f"migrate: {len(changes['apply'])} new migration(s) in this build")
+        for entry in changes["apply"]:
+            compatible = "backward compatible" if entry["backward_compatible"] else "INCOMPATIBLE"
+            _log(deployment, f"migrate: {schema.label(entry)}: {compatible}")
+        if deployment.migrations_acknowledged:
+            _log(deployment, f"migrate: acknowledged: {deployment.migrations_acknowledged}")
     try:
         backend = backend_for(environment)
         backend.cancelled = cancelled.is_set
@@ -90,12 +112,36 @@ def migrate_first(deployment: Deployment, cancelled: threading.Event) -> bool:
             deployment,
             log=lambda line: _log(deployment, line),
             timeout=float(environment.deploy_settings.get("migrate_timeout", 600)),
+            **options,
         )
     except BackendError as error:
         _log(deployment, str(error))
         _log(deployment, "stopped before the switch: the running release keeps serving")
         return False
+    if rollback:
+        schema.record_reversed(environment, changes["leave_behind"])
+    else:
+        schema.record_applied(environment, deployment.build)
     return True
+
+
+def _log_left_behind(deployment: Deployment, changes: dict) -> None:
+    """A rollback leaves newer migrations applied: the log says which and why that is safe."""
+    behind = changes.get("leave_behind") or []
+    if not changes.get("known"):
+        _log(deployment, f"migrations: not checked ({changes.get('why', 'no plan')})")
+    elif not behind:
+        _log(deployment, "migrations: none newer than this build are applied here")
+    elif not schema.incompatible(behind):
+        names = ", ".join(map(schema.label, behind))
+        _log(deployment, f"migrations left applied, all backward compatible: {names}")
+    else:
+        names = ", ".join(map(schema.label, schema.incompatible(behind)))
+        _log(
+            deployment,
+            f"migrations left applied that this build may not work with: {names} "
+            f"(acknowledged: {deployment.migrations_acknowledged})",
+        )
 
 
 class Cancelled(BackendError):

@@ -2,7 +2,8 @@
 """Report this CI job's build or stage result to the release dashboard (stdlib only).
 
     python3 scripts/ci_report.py start                            # every job's before_script
-    python3 scripts/ci_report.py build [--digest sha256:...]      # in the build job
+    python3 scripts/ci_report.py build [--digest sha256:...] [--migrations plan.json]
+                                                                  # in the build job
     python3 scripts/ci_report.py stage [--summary "212 passed"]   # in every job's after_script
 
 Reads GitLab's predefined variables (CI_COMMIT_SHA, CI_REGISTRY_IMAGE, CI_PIPELINE_ID,
@@ -34,7 +35,7 @@ def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
-def build_body(digest: str) -> dict:
+def build_body(digest: str, migrations: list | None = None) -> dict:
     body = {
         "repository": env("CI_REGISTRY_IMAGE"),
         "tag": env("RELEASES_IMAGE_TAG") or env("CI_COMMIT_SHA"),
@@ -49,7 +50,17 @@ def build_body(digest: str) -> dict:
     }
     if digest:
         body["digest"] = digest
+    if migrations is not None:
+        body["migrations"] = migrations
     return body
+
+
+def read_plan(path: str) -> list | None:
+    """The `migrations` of `manage.py migration_plan --output` (None: no file given)."""
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)["migrations"]
 
 
 def stage_body(summary: str, details: dict) -> dict:
@@ -135,6 +146,9 @@ def main(argv=None) -> int:
     parser.add_argument("--summary", default="", help='e.g. "212 passed"')
     parser.add_argument("--details", default="{}", help="A small JSON object.")
     parser.add_argument("--strict", action="store_true", help="Fail when refused (4xx).")
+    parser.add_argument(
+        "--migrations", default="", help="The image's plan (manage.py migration_plan --output)."
+    )
     args = parser.parse_args(argv)
 
     base = env("RELEASES_URL").rstrip("/")
@@ -144,7 +158,7 @@ def main(argv=None) -> int:
     name, _ = identity()
     builds = f"{base}/api/v1/releases/builds/"
     what = "build report"
-    status, text = post(builds, build_body(args.digest))
+    status, text = post(builds, build_body(args.digest, read_plan(args.migrations)))
     if status is not None and status < 300 and args.what in ("start", "stage"):
         try:
             details = json.loads(args.details)

@@ -16,6 +16,27 @@ from releases.models import (
 from releases.models import StageStatus
 
 
+class MigrationIssueSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=64)
+    message = serializers.CharField(max_length=500)
+    table = serializers.CharField(max_length=255, required=False)
+    column = serializers.CharField(max_length=255, required=False)
+
+
+class MigrationEntrySerializer(serializers.Serializer):
+    """One migration of a build's plan, as `manage.py migration_plan` prints it."""
+
+    app = serializers.RegexField(r"^[A-Za-z_][\w]{0,99}$", max_length=100)
+    name = serializers.RegexField(r"^[\w]{1,255}$", max_length=255)
+    backward_compatible = serializers.BooleanField(
+        help_text="django-migration-linter found nothing that breaks the code before it."
+    )
+    reversible = serializers.BooleanField()
+    issues = MigrationIssueSerializer(many=True, required=False, default=list, max_length=50)
+    warnings = MigrationIssueSerializer(many=True, required=False, default=list, max_length=50)
+    ignored = serializers.BooleanField(required=False)
+
+
 class BuildReportSerializer(serializers.Serializer):
     """What a CI job reports about an image (names kept stable for pipelines)."""
 
@@ -32,6 +53,18 @@ class BuildReportSerializer(serializers.Serializer):
     pipeline_id = serializers.IntegerField(required=False, allow_null=True, min_value=0)
     pipeline_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
     project_path = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    migrations = MigrationEntrySerializer(
+        many=True,
+        required=False,
+        max_length=2000,
+        help_text="The image's migration plan: `manage.py migration_plan`'s `migrations`.",
+    )
+
+    def validate_migrations(self, value):
+        names = [(entry["app"], entry["name"]) for entry in value]
+        if len(set(names)) != len(names):
+            raise serializers.ValidationError("A migration is listed twice.")
+        return [dict(entry) for entry in value]
 
 
 class StageReportSerializer(serializers.Serializer):
@@ -151,9 +184,23 @@ class BuildHistorySerializer(BuildSerializer):
     """A build with every stage report, retried jobs included."""
 
     history = StageResultSerializer(source="stage_results", many=True, read_only=True)
+    migrations = MigrationEntrySerializer(
+        many=True, read_only=True, allow_null=True, help_text="null: the build reported no plan."
+    )
 
     class Meta(BuildSerializer.Meta):
-        fields = [*BuildSerializer.Meta.fields, "history"]
+        fields = [*BuildSerializer.Meta.fields, "history", "migrations"]
+
+
+class MigrationChangesSerializer(serializers.Serializer):
+    """What deploying (or rolling back to) a build does to an environment's schema."""
+
+    known = serializers.BooleanField(help_text="False: a plan is missing; `why` says which.")
+    why = serializers.CharField(required=False)
+    apply = MigrationEntrySerializer(many=True, required=False)
+    leave_behind = MigrationEntrySerializer(
+        many=True, required=False, help_text="Applied there, unknown to the build."
+    )
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):
@@ -248,6 +295,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "finished_at",
             "smoke_result",
             "backup",
+            "migration_changes",
+            "migrations_acknowledged",
+            "reverse_migrations",
             "log",
         ]
 
@@ -273,9 +323,18 @@ class DeploymentSerializer(serializers.ModelSerializer):
         }
 
 
+ACKNOWLEDGE_HELP = (
+    "Why migrations the running code may not work with may go ahead (refused with "
+    "migrations_incompatible / rollback_across_migrations without it)."
+)
+
+
 class DeployRequestSerializer(serializers.Serializer):
     build = serializers.CharField(max_length=128, help_text="Build id or tag.")
     reason = serializers.CharField(max_length=500)
+    acknowledge_migrations = serializers.CharField(
+        max_length=500, required=False, default="", allow_blank=True, help_text=ACKNOWLEDGE_HELP
+    )
     break_glass = serializers.BooleanField(
         default=False, help_text="Through a freeze: waits for a second person's approval."
     )
@@ -287,6 +346,9 @@ class DeployRequestSerializer(serializers.Serializer):
 class PromoteRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
     break_glass = serializers.BooleanField(default=False)
+    acknowledge_migrations = serializers.CharField(
+        max_length=500, required=False, default="", allow_blank=True, help_text=ACKNOWLEDGE_HELP
+    )
 
 
 class RollbackRequestSerializer(serializers.Serializer):
@@ -296,6 +358,13 @@ class RollbackRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
     mark_bad = serializers.BooleanField(default=False)
     pin = serializers.BooleanField(default=False)
+    reverse_migrations = serializers.BooleanField(
+        default=False,
+        help_text="Unapply the newer migrations first, from the image that applied them.",
+    )
+    acknowledge_migrations = serializers.CharField(
+        max_length=500, required=False, default="", allow_blank=True, help_text=ACKNOWLEDGE_HELP
+    )
 
 
 class DecisionSerializer(serializers.Serializer):

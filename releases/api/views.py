@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from core.http import parse_id
 from core.throttling import RateLimitHeadersMixin
-from releases import deployments, metrics, services
+from releases import deployments, metrics, schema, services
 from releases.api.auth import (
     CITokenAuthentication,
     GitLabIDTokenAuthentication,
@@ -29,6 +29,7 @@ from releases.api.serializers import (
     DeploymentSerializer,
     DeployRequestSerializer,
     EnvironmentSerializer,
+    MigrationChangesSerializer,
     PromoteRequestSerializer,
     RollbackRequestSerializer,
     StageReportSerializer,
@@ -195,6 +196,19 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
             return [CanDeploy()]
         return [CanReadBuilds()]
 
+    @extend_schema(
+        summary="The migrations deploying (or rolling back to) a build applies or leaves behind",
+        parameters=[OpenApiParameter("build", str, required=True, description="Id or tag.")],
+        responses={200: MigrationChangesSerializer},
+    )
+    @action(detail=True, methods=["get"], url_path="migration-changes")
+    def migration_changes(self, request, slug=None):
+        environment = self.get_object()
+        key = request.query_params.get("build", "")
+        if not key or len(key) > 128:
+            raise ValidationError({"build": ["Name a build by id or tag."]})
+        return Response(schema.changes(environment, _build_named(key)))
+
     def _answer(self, deployment, created=True):
         return Response(
             DeploymentSerializer(deployment).data,
@@ -214,6 +228,7 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
             reason=body.validated_data["reason"],
             break_glass=body.validated_data["break_glass"],
             supersede=body.validated_data["supersede"],
+            acknowledge=body.validated_data["acknowledge_migrations"],
         )
         return self._answer(deployment, created)
 
@@ -228,6 +243,7 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
             environment=environment,
             reason=body.validated_data["reason"],
             break_glass=body.validated_data["break_glass"],
+            acknowledge=body.validated_data["acknowledge_migrations"],
         )
         return self._answer(deployment, created)
 
@@ -245,6 +261,8 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
             build=_build_named(data["build"]) if data.get("build") else None,
             mark_bad=data["mark_bad"],
             pin=data["pin"],
+            acknowledge=data["acknowledge_migrations"],
+            reverse_migrations=data["reverse_migrations"],
         )
         return self._answer(deployment)
 

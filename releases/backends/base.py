@@ -47,9 +47,12 @@ class DeployBackend:
         if self.cancelled():
             raise BackendError("cancelled by release staff")
 
-    def migrate(self, deployment, *, log: Log, timeout: float) -> None:
+    def migrate(
+        self, deployment, *, log: Log, timeout: float, image: str = "", targets=()
+    ) -> None:
         """Apply the new image's migrations once, before any traffic moves; BackendError when
-        they fail (the previous release keeps serving)."""
+        they fail (the previous release keeps serving). With `targets` (`app:migration`)
+        and `image` (the newer release's), unapply migrations before a rollback instead."""
         log(f"{self.name}: migrations are left to the release's own processes (RUN_MIGRATIONS)")
 
     def deploy(self, deployment, *, log: Log, health_timeout: float) -> None:

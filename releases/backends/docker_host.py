@@ -133,11 +133,13 @@ class DockerBackend(DeployBackend):
             self._remove(container, log)
         log(f"{', '.join(c.name for c in started)} run {deployment.image}")
 
-    def migrate(self, deployment, *, log, timeout) -> None:
+    def migrate(self, deployment, *, log, timeout, image="", targets=()) -> None:
         """A one-off container of the new image runs `prepare_database --migrate` (its lock
-        holds through a pooler, core/management/commands/) while the old release serves."""
+        holds through a pooler, core/management/commands/) while the old release serves;
+        with targets, the newer image unapplies its migrations before a rollback."""
         client = engine_client(self.options)
-        ensure_image(client, deployment.image, self.options, log)
+        image = image or deployment.image
+        ensure_image(client, image, self.options, log)
         name = f"{self.prefix}-migrate-{deployment.pk}"
         for stale in client.containers.list(all=True, filters={"name": f"^/{name}$"}):
             stale.remove(force=True)  # a retry of the same deployment
@@ -161,10 +163,15 @@ class DockerBackend(DeployBackend):
         else:
             run_options["network_mode"] = self.options.get("network_mode", "host")
         command = ["python3", "manage.py", "prepare_database", "--migrate", "--timeout", "60"]
+        for target in targets:
+            command += ["--target", target]
         started = time.monotonic()
         with engine_errors(f"starting {name}"):
-            container = client.containers.run(deployment.image, command, **run_options)
-        log(f"migrate: {name} runs the new image's migrations")
+            container = client.containers.run(image, command, **run_options)
+        if targets:
+            log(f"migrate: {name} unapplies migrations ({' '.join(targets)}) with {image}")
+        else:
+            log(f"migrate: {name} runs the new image's migrations")
         try:
             deadline = started + timeout
             while True:
@@ -180,14 +187,19 @@ class DockerBackend(DeployBackend):
             output = container.logs().decode(errors="replace")
         finally:
             self._remove(container, lambda line: None)
-        applied = [line.strip() for line in output.splitlines() if "Applying " in line]
+        applied = [
+            line.strip()
+            for line in output.splitlines()
+            if "Applying " in line or "Unapplying " in line
+        ]
         took = time.monotonic() - started
         if code != 0:
             tail = " | ".join(output.strip().splitlines()[-5:])
             raise BackendError(f"migrations failed: {name} exited with code {code}: {tail}")
         for line in applied:
             log(f"migrate: {line}")
-        log(f"migrate: {len(applied)} migration(s) applied in {took:.1f} s")
+        done = "unapplied" if targets else "applied"
+        log(f"migrate: {len(applied)} migration(s) {done} in {took:.1f} s")
 
     def _start(self, client, deployment, previous, log, role: str = "web"):
         image = client.images.get(deployment.image)

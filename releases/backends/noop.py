@@ -7,8 +7,9 @@ class NoopBackend(DeployBackend):
     name = "noop"
     _running: dict[str, str] = {}  # environment slug -> image, for `current` in one process
 
-    def migrate(self, deployment, *, log, timeout) -> None:
-        log(f"noop: would migrate with {deployment.image} (recorded)")
+    def migrate(self, deployment, *, log, timeout, image="", targets=()) -> None:
+        to = f" to {' '.join(targets)}" if targets else ""
+        log(f"noop: would migrate{to} with {image or deployment.image} (recorded)")
 
     def deploy(self, deployment, *, log, health_timeout) -> None:
         log(f"noop: would pull {deployment.image}")

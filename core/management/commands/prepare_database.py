@@ -24,8 +24,17 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=60.0)
         parser.add_argument("--interval", type=float, default=1.0)
         parser.add_argument("--migrate", action="store_true")
+        parser.add_argument(
+            "--target",
+            action="append",
+            default=[],
+            metavar="APP:MIGRATION",
+            help="With --migrate: migrate these apps to these migrations (`zero`: none), e.g. "
+            "to unapply a newer release's migrations before a rollback; repeatable.",
+        )
 
-    def handle(self, *args, timeout, interval, migrate, **options):
+    def handle(self, *args, timeout, interval, migrate, target, **options):
+        self.targets = [self.parse_target(value) for value in target]
         direct = migrate and bool(settings.DATABASE_DIRECT_URL)
         if direct:
             self.use_the_direct_connection()
@@ -35,11 +44,25 @@ class Command(BaseCommand):
         if not migrate:
             return
         if connection.vendor != "postgresql":
-            call_command("migrate", interactive=False, verbosity=1)
+            self.migrate(DEFAULT_DB_ALIAS)
         elif direct:
             self.migrate_on_a_direct_connection(DEFAULT_DB_ALIAS)
         else:
             self.migrate_in_one_transaction(DEFAULT_DB_ALIAS)
+
+    @staticmethod
+    def parse_target(value: str) -> tuple[str, str]:
+        app, _, name = value.partition(":")
+        if not app or not name:
+            raise CommandError(f"--target {value!r}: expected APP:MIGRATION (or APP:zero)")
+        return app, name
+
+    def migrate(self, alias):
+        """Everything (the default), or each --target in turn."""
+        if not self.targets:
+            call_command("migrate", database=alias, interactive=False, verbosity=1)
+        for app, name in self.targets:
+            call_command("migrate", app, name, database=alias, interactive=False, verbosity=1)
 
     def use_the_direct_connection(self):
         """This process migrates over DATABASE_DIRECT_URL as its *default* connection: data
@@ -75,7 +98,7 @@ class Command(BaseCommand):
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_ID])
             try:
-                call_command("migrate", database=alias, interactive=False, verbosity=1)
+                self.migrate(alias)
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
 
@@ -88,7 +111,8 @@ class Command(BaseCommand):
         release then apply together or not at all."""
         connection = connections[alias]
         executor = MigrationExecutor(connection)
-        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        nodes = [(app, None if name == "zero" else name) for app, name in self.targets]
+        plan = executor.migration_plan(nodes or executor.loader.graph.leaf_nodes())
         outside = [f"{m.app_label}.{m.name}" for m, _ in plan if not m.atomic]
         if outside:
             raise CommandError(
@@ -101,4 +125,4 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK_ID])
             # Planned again inside the lock: another process may have migrated meanwhile.
-            call_command("migrate", database=alias, interactive=False, verbosity=1)
+            self.migrate(alias)
