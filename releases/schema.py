@@ -92,16 +92,18 @@ def record_reversed(environment: Environment, reversed_entries: list[dict]) -> N
 
 
 def backup_before(environment: Environment, leave_behind: list[dict]) -> Backup | None:
-    """The backup taken before the deployment that applied the first of these migrations
-    (else the last good one before it): what a restore goes back to."""
-    keys = {_key(entry) for entry in leave_behind}
+    """The backup taken before these migrations were applied: each was last applied by some
+    deployment (one reversed and applied again counts from the second time); the earliest
+    of those deployments' backups (else the last good backup before it) has none of them."""
+    missing = {_key(entry) for entry in leave_behind}
     applying = None
     for deployment in environment.deployments.exclude(migration_changes={}).order_by(
-        "created_at", "id"
+        "-created_at", "-id"
     ):
-        applied_here = deployment.migration_changes.get("apply", [])
-        if any(_key(entry) in keys for entry in applied_here):
-            applying = deployment
+        applied_here = {_key(e) for e in deployment.migration_changes.get("apply", [])}
+        if applied_here & missing:
+            applying, missing = deployment, missing - applied_here
+        if not missing:
             break
     if applying is not None and applying.backup_id and applying.backup.succeeded:
         return applying.backup

@@ -64,6 +64,78 @@ class SwarmBackend(DeployBackend):
         with engine_errors(f"finding service {name}"):
             return client.services.get(name)
 
+    def migrate(self, deployment, *, log, timeout, image="", targets=()) -> None:
+        """A one-off task (a replicated-job service built from the web service's spec: its
+        networks, variables and secrets) runs `prepare_database --migrate` with the new
+        image while the old tasks serve; removed afterwards."""
+        client = engine_client(self.options)
+        image = image or deployment.image
+        ensure_image(client, image, self.options, log)
+        web = self._service(client, self.service_names[0])
+        template = copy.deepcopy(web.attrs["Spec"]["TaskTemplate"])
+        container = template["ContainerSpec"]
+        container["Image"] = image
+        container["Command"] = ["/app/docker/entrypoint.sh"]
+        container["Args"] = ["python3", "manage.py", "prepare_database", "--migrate"]
+        for target in targets:
+            container["Args"] += ["--target", target]
+        container["Env"] = [
+            item
+            for item in container.get("Env", [])
+            if not item.startswith(("WAIT_FOR_DB=", "RUN_MIGRATIONS="))
+        ] + ["WAIT_FOR_DB=0", "RUN_MIGRATIONS=0"]
+        container["Healthcheck"] = {"Test": ["NONE"]}
+        template["RestartPolicy"] = {"Condition": "none"}
+        name = f"{web.name}-migrate-{deployment.pk}"
+        for stale in client.services.list(filters={"name": name}):
+            stale.remove()  # a retry of the same deployment
+        spec = {
+            "Name": name,
+            "Labels": {"org.lawvriksh.role": "migrate"},
+            "TaskTemplate": template,
+            "Mode": {"ReplicatedJob": {"MaxConcurrent": 1, "TotalCompletions": 1}},
+        }
+        started = time.monotonic()
+        with engine_errors(f"creating {name}"):
+            response = client.api._post_json(client.api._url("/services/create"), data=spec)
+            client.api._raise_for_status(response)
+        what = f"unapplies migrations ({' '.join(targets)})" if targets else "runs the migrations"
+        log(f"migrate: one-off task {name} {what} with {image}")
+        try:
+            state, code = self._wait_for_job(client, name, started + timeout)
+            with engine_errors(f"reading the logs of {name}"):
+                output = b"".join(
+                    client.api.service_logs(name, stdout=True, stderr=True, follow=False)
+                ).decode(errors="replace")
+        finally:
+            with engine_errors(f"removing {name}"):
+                client.api.remove_service(name)
+        lines = [line.strip() for line in output.splitlines()]
+        if state != "complete" or code != 0:
+            tail = " | ".join(lines[-5:])
+            raise BackendError(f"migrations failed: {name} ended {state} (exit {code}): {tail}")
+        changed = [line for line in lines if "Applying " in line or "Unapplying " in line]
+        for line in changed:
+            log(f"migrate: {line}")
+        done = "unapplied" if targets else "applied"
+        took = time.monotonic() - started
+        log(f"migrate: {len(changed)} migration(s) {done} in {took:.1f} s")
+
+    def _wait_for_job(self, client, name: str, deadline: float) -> tuple[str, int | None]:
+        """The job's task state once it ended (complete, failed, rejected) and exit code."""
+        while True:
+            self.raise_if_cancelled()
+            with engine_errors(f"inspecting {name}"):
+                found = client.api.tasks(filters={"service": name})
+            for task in found:
+                status = task.get("Status") or {}
+                if status.get("State") in ("complete", "failed", "rejected", "shutdown"):
+                    code = (status.get("ContainerStatus") or {}).get("ExitCode")
+                    return status["State"], code
+            if time.monotonic() >= deadline:
+                raise BackendError(f"migrations did not finish in time ({name})")
+            time.sleep(0.5)
+
     def deploy(self, deployment, *, log, health_timeout) -> None:
         client = engine_client(self.options)
         ensure_image(client, deployment.image, self.options, log)

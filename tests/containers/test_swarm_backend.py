@@ -99,6 +99,10 @@ def test_web_and_worker_move_together_and_roll_back_from_the_ledger(engine, imag
     first = deploy(stack, build_a, actor)
     assert first.status == S.SUCCEEDED, first.log
     assert f"{WEB} already runs" in first.log
+    # The migrate step ran as a one-off Swarm job from the web service's spec, then went.
+    assert f"migrate: one-off task {WEB}-migrate-{first.pk} runs the migrations" in first.log
+    assert "migrate: 0 migration(s) applied" in first.log  # the stack migrated at start
+    assert not engine.services.list(filters={"label": "org.lawvriksh.role=migrate"})
 
     with PortWatcher(stack.port) as watcher:
         second = deploy(stack, build_b, actor)
@@ -127,6 +131,11 @@ def test_swarm_rolls_back_a_crashing_release_and_the_worker_stays_with_web(engin
     build_a = build_row(images["a"], SHA_A, 1)
     assert deploy(stack, build_a, actor).status == S.SUCCEEDED
     crash = build_row(images["crash"], "d" * 40, 4)
+    # Its migrate step would fail first (and stop it before the switch): this test is about
+    # Swarm's own rollback of tasks that crash, so the step is off here.
+    Environment.objects.filter(pk=stack.pk).update(
+        deploy_settings={**stack.deploy_settings, "migrate": False}
+    )
     version_before = engine.services.get(WEB).attrs["Version"]["Index"]
 
     with PortWatcher(stack.port) as watcher:
@@ -141,6 +150,19 @@ def test_swarm_rolls_back_a_crashing_release_and_the_worker_stays_with_web(engin
         assert running_images(engine, name) == {images["a"]}
     assert set(watcher.answers) == {SHA_A}  # A answered throughout
     assert commit_on(stack.port) == SHA_A
+
+
+def test_a_failing_migration_stops_the_release_before_any_task_moves(engine, images, stack):
+    actor = Actor(user=manager())
+    assert deploy(stack, build_row(images["a"], SHA_A, 1), actor).status == S.SUCCEEDED
+    version_before = engine.services.get(WEB).attrs["Version"]["Index"]
+    failed = deploy(stack, build_row(images["crash"], "d" * 40, 4), actor)
+    assert failed.status == S.FAILED
+    assert "migrations failed" in failed.log and "broken release" in failed.log, failed.log
+    assert "stopped before the switch" in failed.log
+    assert engine.services.get(WEB).attrs["Version"]["Index"] == version_before
+    assert commit_on(stack.port) == SHA_A
+    assert not engine.services.list(filters={"label": "org.lawvriksh.role=migrate"})
 
 
 def test_a_stale_service_version_is_refused(engine, images, stack):
