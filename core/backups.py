@@ -344,21 +344,7 @@ def restore_backup(
             options = []
         say(f"restore: restoring {manifest.name} into {target}")
         try:
-            _run(
-                [
-                    "pg_restore",
-                    "--no-owner",
-                    "--no-privileges",
-                    "--exit-on-error",
-                    "--single-transaction",
-                    *options,
-                    "-d",
-                    target,
-                    str(path),
-                ],
-                libpq_environment(config, target),
-                "pg_restore",
-            )
+            _pg_restore(path, config, target, options)
         except BackupError:
             if not over_live:
                 _drop_database(config, target)
@@ -373,6 +359,77 @@ def restore_backup(
         f"in {result.seconds:.1f} s"
     )
     return result
+
+
+def _pg_restore(path: Path, config: dict, target: str, options: list[str]) -> None:
+    """pg_restore into `target` in one transaction, stopping at the first error. pg_restore
+    17 and later start with `SET transaction_timeout`, which an older server rejects (the
+    image's client restoring into a PostgreSQL 15 or 16): then its SQL goes through psql,
+    without that line, still one transaction, still stopping at the first error."""
+    env = libpq_environment(config, target)
+    common = ["--no-owner", "--no-privileges", *options]
+    with connect(config, target) as connection:
+        server = connection.info.server_version
+    if _client_major("pg_restore") < 17 or server >= 170000:
+        _run(
+            ["pg_restore", "--exit-on-error", "--single-transaction", *common, "-d", target]
+            + [str(path)],
+            env,
+            "pg_restore",
+        )
+        return
+    _pipe_through_psql(["pg_restore", *common, "-f", "-", str(path)], env)
+
+
+def _client_major(tool: str) -> int:
+    found = re.search(r"(\d+)(?:\.\d+)?", _run([tool, "--version"], os.environ.copy(), tool))
+    return int(found.group(1)) if found else 0
+
+
+def _pipe_through_psql(restore_command: list[str], env: dict[str, str]) -> None:
+    tools = [shutil.which(name) for name in ("pg_restore", "psql")]
+    if None in tools:
+        raise BackupError("pg_restore and psql are needed (apt-get install postgresql-client)")
+    psql = [tools[1], "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"]
+    # Their messages go to files, not pipes: a restore's many NOTICEs must never fill a pipe
+    # nobody reads while this process writes the SQL.
+    with tempfile.TemporaryFile() as dump_log, tempfile.TemporaryFile() as load_log:
+        with (
+            subprocess.Popen(  # nosec B603: fixed tools, arguments as lists
+                [tools[0], *restore_command[1:]], env=env, stdout=subprocess.PIPE, stderr=dump_log
+            ) as dump,
+            subprocess.Popen(  # nosec B603
+                psql,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=load_log,
+                bufsize=0,  # unbuffered: closing it after psql quit raises nothing more
+            ) as load,
+        ):
+            try:
+                batch: list[bytes] = []
+                for line in dump.stdout:
+                    if not line.startswith(b"SET transaction_timeout"):
+                        batch.append(line)
+                    if len(batch) >= 4096:
+                        _write_all(load.stdin, b"".join(batch))
+                        batch = []
+                _write_all(load.stdin, b"".join(batch))
+            except BrokenPipeError:
+                pass  # psql stopped at an error: its messages say which
+        for process, log, what in ((load, load_log, "psql"), (dump, dump_log, "pg_restore")):
+            if process.returncode != 0:
+                log.seek(0)
+                detail = log.read().decode(errors="replace").strip().splitlines()
+                code = process.returncode
+                raise BackupError(f"{what} failed: {' '.join(detail[-3:]) or f'exit {code}'}")
+
+
+def _write_all(stream, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[stream.write(view) :]
 
 
 def _create_database(config: dict, name: str) -> None:

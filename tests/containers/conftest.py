@@ -166,6 +166,25 @@ def fresh_database(name: str):
         connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def migration_plan_in(engine, image: str, database_url: str) -> list[dict]:
+    """What the build job does: `manage.py migration_plan` inside the image, over an empty
+    database (nothing is applied), its JSON on stdout; the plan's migrations."""
+    output = engine.containers.run(
+        image,
+        ["python3", "manage.py", "migration_plan", "--wait", "60"],
+        environment={
+            "WAIT_FOR_DB": "0",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "ALLOWED_HOSTS": "plan",
+            "DATABASE_URL": database_url,
+        },
+        network_mode="host",
+        remove=True,
+        stderr=False,
+    )
+    return json.loads(output)["migrations"]
+
+
 @pytest.fixture(scope="session")
 def container_database():
     """A fresh PostgreSQL database on the host for the containers (they migrate it)."""

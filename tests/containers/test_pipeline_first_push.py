@@ -7,7 +7,8 @@ whose JWKS the dashboard fetches over HTTP. The dashboard must record every stag
 build, and staging must run the build afterwards.
 
 The build job needs docker-in-docker, which cannot run here: it runs by hand (the image built
-from the same commit and pushed to the local registry, then the job's own report commands).
+from the same commit and pushed to the local registry, its migration plan computed inside it,
+then the job's own report commands).
 """
 
 import contextlib
@@ -18,6 +19,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from tests.containers.conftest import (
     docker_staging,
     free_port,
     fresh_database,
+    migration_plan_in,
     remove_staging_containers,
     tool,
 )
@@ -270,9 +273,16 @@ def run_build_job_by_hand(engine, checkout: Path, sha: str, digest: str, variabl
         "CI_JOB_STAGE": "build",
         **variables,
     }
+    # The job's plan step (docker run of the pushed image over a throwaway PostgreSQL).
+    with fresh_database("lawvriksh_pipeline_plan") as empty:
+        plan = migration_plan_in(engine, f"{REPOSITORY}@{digest}", empty)
+    plan_dir = Path(tempfile.mkdtemp(prefix="plan-"))
+    (plan_dir / "migrations.json").write_text(json.dumps({"version": 1, "migrations": plan}))
+    plan_dir.chmod(0o755)
     script = (
         "python3 scripts/ci_report.py start"
         f" && python3 scripts/ci_report.py build --digest {digest}"
+        " --migrations /plan/migrations.json"
         ' && CI_JOB_STATUS=success python3 scripts/ci_report.py stage --summary "build: success"'
     )
     container = engine.containers.run(
@@ -280,7 +290,10 @@ def run_build_job_by_hand(engine, checkout: Path, sha: str, digest: str, variabl
         ["sh", "-c", script],
         detach=True,
         environment=env,
-        volumes={str(checkout): {"bind": "/builds/project", "mode": "ro"}},
+        volumes={
+            str(checkout): {"bind": "/builds/project", "mode": "ro"},
+            str(plan_dir): {"bind": "/plan", "mode": "ro"},
+        },
         working_dir="/builds/project",
         extra_hosts={HOST_FROM_JOBS: "host-gateway"},
     )
@@ -289,6 +302,7 @@ def run_build_job_by_hand(engine, checkout: Path, sha: str, digest: str, variabl
         log = container.logs().decode()
     finally:
         container.remove(force=True)
+        shutil.rmtree(plan_dir, ignore_errors=True)
     return status == 0 and "build report accepted" in log, log
 
 
@@ -312,6 +326,9 @@ def assert_the_dashboard_saw_the_whole_pipeline(sha: str, digest: str, staging_p
     build = Build.objects.get(commit_sha=sha)
     assert build.digest == digest
     assert build.repository == REPOSITORY
+    # The plan computed inside the pushed image came with the build report.
+    planned = {f"{e['app']}.{e['name']}" for e in build.migrations}
+    assert "releases.0010_migration_plans" in planned and "blog.0001_initial" in planned
     rows = list(StageResult.objects.filter(build=build))
     recorded = {row.stage: row for row in rows}
     # One row per job: its "running" report at the start became its result at the end.

@@ -23,6 +23,7 @@ from tests.containers.conftest import (
     derive_image,
     docker_staging,
     fresh_database,
+    migration_plan_in,
     remove_staging_containers,
 )
 from tests.releases.test_deployment_rules import manager
@@ -65,25 +66,6 @@ def with_migration(engine, tag, parent, name, source, sha) -> str:
         parent,
         f'USER root\nRUN python3 -c "{write}"\nENV GIT_SHA={sha}\nUSER 10001:10001',
     )
-
-
-def plan_of(engine, image, database_url) -> list[dict]:
-    """What the build job does: `manage.py migration_plan` inside the image, over an empty
-    database (nothing is applied), its JSON on stdout."""
-    output = engine.containers.run(
-        image,
-        ["python3", "manage.py", "migration_plan", "--wait", "60"],
-        environment={
-            "WAIT_FOR_DB": "0",
-            "SECRET_KEY": secrets.token_urlsafe(40),
-            "ALLOWED_HOSTS": "plan",
-            "DATABASE_URL": database_url,
-        },
-        network_mode="host",
-        remove=True,
-        stderr=False,
-    )
-    return json.loads(output)["migrations"]
 
 
 def has_subtitle(database_url) -> bool:
@@ -142,7 +124,7 @@ def releases(engine, images):
                 actor=Actor(),
                 repository=build.repository,
                 tag=build.tag,
-                migrations=plan_of(engine, image, empty),
+                migrations=migration_plan_in(engine, image, empty),
             )
             build.refresh_from_db()
             builds[key] = build
@@ -232,21 +214,20 @@ def test_add_then_drop_a_column_with_the_gate_and_both_ways_back(engine, staging
     with pytest.raises(rules.Refused) as named:
         roll_back(staging, add)
     assert backup.name in named.value.messages[0]
-    restore(engine, staging, backup)
+    restore(engine, staging, backup, again.image)
     assert has_subtitle(url)
     restored = roll_back(staging, add, acknowledge=f"restored {backup.name}")
     assert restored.status == S.SUCCEEDED, restored.log
     assert commit_on(port) == SHA_ADD
 
 
-def restore(engine, staging, backup) -> None:
-    """`manage.py restore NAME --force --confirm DB` in a one-off container of the image."""
-    backups = staging.backups_dir
-    for path in [backups, *backups.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)  # the image runs as an unprivileged user
+def restore(engine, staging, backup, image) -> None:
+    """`manage.py restore NAME --force --confirm DB` in a one-off container of the image, with
+    the environment's DATABASE_URL (the runbook's way): the image's pg_restore 17 against
+    this machine's PostgreSQL 15, so the route around `transaction_timeout` is taken."""
     database = staging.database_url.rsplit("/", 1)[1]
     output = engine.containers.run(
-        releases_image(staging),
+        image,
         ["python3", "manage.py", "restore", backup.name, "--force", "--confirm", database],
         environment={
             "WAIT_FOR_DB": "0",
@@ -256,12 +237,9 @@ def restore(engine, staging, backup) -> None:
             "BACKUP_DIR": "/backups",
             "ENVIRONMENT_NAME": "staging",
         },
-        volumes={str(backups): {"bind": "/backups", "mode": "ro"}},
+        volumes={str(staging.backups_dir): {"bind": "/backups", "mode": "ro"}},
         network_mode="host",
+        user="0",  # the test's backup files are its own (0600), as the worker writes them
         remove=True,
     ).decode()
-    assert "restored" in output.lower(), output
-
-
-def releases_image(staging) -> str:
-    return staging.deployments.order_by("-created_at").first().image
+    assert "identical to the backup" in output, output

@@ -87,6 +87,54 @@ def restored_databases():
 # ----------------------------------------------------------------------------- drills
 
 
+def test_a_newer_client_restores_into_an_older_server_through_psql(
+    backup_dir, restored_databases, monkeypatch
+):
+    """pg_restore 17+ opens with `SET transaction_timeout`, which PostgreSQL 15/16 reject; the
+    restore then streams the SQL through psql without it (one transaction, first error
+    stops). Forced here with the host's own client; the image's 17 against this 15 server
+    is tested in tests/containers/test_release_migrations.py."""
+    seed()
+    snapshot = rows_of_every_table(live_config()["NAME"])
+    call_command("backup", "--environment", "drill")
+    [manifest] = backups.list_backups("drill")
+    seen = []
+    monkeypatch.setattr(backups, "_client_major", lambda tool: 17)
+    monkeypatch.setattr(
+        backups,
+        "_pipe_through_psql",
+        lambda command, env: seen.append(command) or _pipe(command, env),
+    )
+    change_everything()
+    call_command("restore", manifest.name, "--into", live_config()["NAME"] + "_psql")
+    assert seen and "-f" in seen[0]  # the psql route ran
+    assert rows_of_every_table(live_config()["NAME"] + "_psql") == snapshot
+    # Over the live database, with --clean: still identical.
+    call_command("restore", manifest.name, "--force", "--confirm", live_config()["NAME"])
+    assert rows_of_every_table(live_config()["NAME"]) == snapshot
+
+
+_pipe = backups._pipe_through_psql
+
+
+def test_the_psql_route_stops_at_the_first_error_and_says_why(backup_dir, restored_databases):
+    seed()
+    call_command("backup", "--environment", "drill")
+    [manifest] = backups.list_backups("drill")
+    path = backup_dir / manifest.dump_file
+    target = live_config()["NAME"] + "_broken"
+    with backups.connect(live_config(), autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(target)))
+    with backups.connect(live_config(), target, autocommit=True) as db:
+        db.execute("CREATE TABLE blog_post (id int)")  # in the way: CREATE TABLE fails
+    env = backups.libpq_environment(live_config(), target)
+    with pytest.raises(backups.BackupError, match="psql failed: .*already exists"):
+        _pipe(["pg_restore", "--no-owner", "--no-privileges", "-f", "-", str(path)], env)
+    with backups.connect(live_config(), target) as db:
+        tables = db.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        assert tables.fetchone()[0] == 1  # one transaction: nothing else was created
+
+
 def test_restore_drill_into_a_new_database(backup_dir, restored_databases, capsys):
     seed()
     snapshot = rows_of_every_table(live_config()["NAME"])
