@@ -15,6 +15,7 @@ from releases import backups, schema
 from releases import deployments as rules
 from releases.backends import live_state
 from releases.metrics import dora
+from releases.smoke import readiness
 from releases.models import (
     ACTIVE_DEPLOYMENT_STATUSES,
     Build,
@@ -63,6 +64,13 @@ def dashboard(admin_site, request):
                 "freeze_scheduled": environment.scheduled_freeze(),
                 "previous_good": rules.previous_good_build(environment),
                 "live": live,
+                # What the release answers on /readyz (schema ahead/behind): only where a
+                # backend really runs it, as for the live state.
+                "ready": (
+                    readiness(environment.base_url)
+                    if live is not None and environment.base_url
+                    else None
+                ),
                 "backup": backups.health(environment),
             }
         )

@@ -15,8 +15,8 @@ def _get(url: str, timeout: float) -> tuple[int | None, str]:
         # The scheme is checked just above.
         with urllib.request.urlopen(url, timeout=timeout) as response:  # nosec B310
             return response.status, response.read(20000).decode(errors="replace")
-    except urllib.error.HTTPError as error:
-        return error.code, ""
+    except urllib.error.HTTPError as error:  # a 503 /readyz says why in its body
+        return error.code, error.read(20000).decode(errors="replace")
     except (urllib.error.URLError, OSError) as error:
         return None, str(getattr(error, "reason", error))
 
@@ -58,6 +58,8 @@ def run_smoke_tests(
                     commit = None
                 ok = commit == expected_commit
                 detail = f"commit {commit!r}, expected {expected_commit!r}"
+            if path == "/readyz" and status is not None:
+                detail += schema_detail(body)
             if ok:
                 break
             pause = min(backoff * 2**attempt, max(0, deadline - time.monotonic()))
@@ -69,6 +71,30 @@ def run_smoke_tests(
         if not ok:
             return {"passed": False, "checks": results, "error": f"{path}: {detail}"}
     return {"passed": True, "checks": results, "error": ""}
+
+
+def schema_detail(body: str) -> str:
+    """`, schema ahead: blog.0007_x` from a /readyz answer: what the smoke log and the
+    dashboard show of a schema ahead of the code (a rollback across a migration) or behind."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(answer, dict):
+        return ""
+    state = answer.get("migrations")
+    names = answer.get("unknown_migrations") or answer.get("unapplied") or []
+    if state in ("ahead", "behind"):
+        return f", schema {state}: {', '.join(map(str, names))}"
+    return f", schema {state}" if state else ""
+
+
+def readiness(base_url: str, timeout: float = 3.0) -> dict:
+    """The environment's /readyz now, for the Releases page: {"ok", "detail"}."""
+    status, body = _get(base_url.rstrip("/") + "/readyz", timeout)
+    if status is None:
+        return {"ok": False, "detail": f"no answer ({body})"}
+    return {"ok": status == 200, "detail": f"HTTP {status}{schema_detail(body)}"}
 
 
 def main(argv=None) -> int:

@@ -11,6 +11,9 @@ import urllib.request
 
 import psycopg
 import pytest
+from django.urls import reverse
+
+from core.roles import RELEASE_MANAGER
 
 from releases import deployments as rules
 from releases import services, tasks
@@ -26,6 +29,7 @@ from tests.containers.conftest import (
     migration_plan_in,
     remove_staging_containers,
 )
+from tests.factories import UserFactory
 from tests.releases.test_deployment_rules import manager
 
 S = DeploymentStatus
@@ -149,7 +153,9 @@ def roll_back(staging, build, **options):
     return deployment
 
 
-def test_add_then_drop_a_column_with_the_gate_and_both_ways_back(engine, staging, releases):
+def test_add_then_drop_a_column_with_the_gate_and_both_ways_back(
+    engine, staging, releases, client
+):
     a, add, drop = releases["a"], releases["add"], releases["drop"]
     plans = {key: {e["name"]: e for e in b.migrations} for key, b in releases.items()}
     # The linter's verdicts, computed inside each image.
@@ -176,6 +182,12 @@ def test_add_then_drop_a_column_with_the_gate_and_both_ways_back(engine, staging
     assert commit_on(port) == SHA_A and has_subtitle(url)
     ready = readiness(port)
     assert ready["migrations"] == "ahead" and f"blog.{ADD}" in ready["unknown_migrations"]
+    # The smoke tests and the Releases page say so too.
+    [readyz] = [c for c in back.smoke_result["checks"] if c["path"] == "/readyz"]
+    assert readyz["detail"] == f"HTTP 200, schema ahead: blog.{ADD}"
+    client.force_login(UserFactory(username="rm", is_staff=True, roles=[RELEASE_MANAGER]))
+    page = client.get(reverse("admin:releases_dashboard")).content.decode()
+    assert f"/readyz: HTTP 200, schema ahead: blog.{ADD}" in page
 
     # The drop is refused until someone says why it is safe.
     with pytest.raises(rules.Refused) as refused:
