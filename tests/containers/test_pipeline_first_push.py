@@ -25,6 +25,7 @@ from pathlib import Path
 
 import jwt
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from releases.models import Build, Deployment, DeploymentStatus, StageResult
@@ -38,7 +39,6 @@ from tests.containers.conftest import (
     docker_staging,
     free_port,
     fresh_database,
-    migration_plan_in,
     remove_staging_containers,
     tool,
 )
@@ -258,6 +258,33 @@ def run_job(checkout: Path, job: str, wheelhouse: Path, variables: dict[str, str
     return result.returncode == 0 and f"PASS  {job}" in log, log
 
 
+def run_plan_step(checkout: Path, image: str) -> Path:
+    """The build job's own migration-plan lines from .gitlab-ci.yml, run by sh against this
+    engine (as in the job's docker-in-docker; postgres:16 is the stand-in): the directory
+    holding the migrations.json they wrote."""
+    script = yaml.safe_load((checkout / ".gitlab-ci.yml").read_text())["build"]["script"]
+    first = next(i for i, line in enumerate(script) if "docker network create plan" in line)
+    last = next(i for i, line in enumerate(script) if "migration_plan" in line)
+    plan_dir = Path(tempfile.mkdtemp(prefix="plan-"))
+    plan_dir.chmod(0o755)
+    env = {**os.environ, "IMAGE": image}
+
+    def clean():
+        for command in (["docker", "rm", "-f", "plan-db"], ["docker", "network", "rm", "plan"]):
+            subprocess.run(command, env=env, capture_output=True)
+
+    clean()
+    try:
+        for line in script[first : last + 1]:
+            done = subprocess.run(
+                ["sh", "-c", line], cwd=plan_dir, env=env, capture_output=True, text=True
+            )
+            assert done.returncode == 0, f"{line}\n{done.stderr[-3000:]}"
+    finally:
+        clean()
+    return plan_dir
+
+
 def run_build_job_by_hand(engine, checkout: Path, sha: str, digest: str, variables):
     """The build job's report commands (its before_script, the script's last line, its
     after_script) in a job container, after the image was built and pushed by the test
@@ -273,12 +300,7 @@ def run_build_job_by_hand(engine, checkout: Path, sha: str, digest: str, variabl
         "CI_JOB_STAGE": "build",
         **variables,
     }
-    # The job's plan step (docker run of the pushed image over a throwaway PostgreSQL).
-    with fresh_database("lawvriksh_pipeline_plan") as empty:
-        plan = migration_plan_in(engine, f"{REPOSITORY}@{digest}", empty)
-    plan_dir = Path(tempfile.mkdtemp(prefix="plan-"))
-    (plan_dir / "migrations.json").write_text(json.dumps({"version": 1, "migrations": plan}))
-    plan_dir.chmod(0o755)
+    plan_dir = run_plan_step(checkout, f"{REPOSITORY}@{digest}")
     script = (
         "python3 scripts/ci_report.py start"
         f" && python3 scripts/ci_report.py build --digest {digest}"
