@@ -39,6 +39,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_SETTINGS_MODULE=config.settings.production \
     PORT=8000 \
     WORKER_HEARTBEAT_FILE=/tmp/worker-heartbeat \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-metrics \
     GIT_SHA=${GIT_SHA} \
     APP_VERSION=${APP_VERSION} \
     BUILD_TIME=${BUILD_TIME}

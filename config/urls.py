@@ -7,10 +7,12 @@ from django.urls import include, path
 from blog.sitemaps import SITEMAPS
 from blog.views import robots_txt
 from core import health
+from core.metrics import metrics_view
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),

@@ -24,3 +24,21 @@ errorlog = "-"
 worker_tmp_dir = "/dev/shm"  # nosec B108
 # gunicorn 27 control socket: not used here, and the app user cannot write its default path.
 control_socket_disable = True
+
+
+# prometheus-client's multiprocess mode: each worker writes its samples to files in
+# PROMETHEUS_MULTIPROC_DIR; /metrics sums them. Emptied at start (stale files of an earlier
+# run would count twice); a dead worker's live gauges are dropped.
+def on_starting(server):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):
+            os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

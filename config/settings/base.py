@@ -75,6 +75,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS + ["django_tasks_db
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
+    # First: its latency covers every other middleware; its labels are route templates.
+    "core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "core.middleware.RequestGuardMiddleware",
@@ -315,6 +317,13 @@ SPECTACULAR_SETTINGS = {
 APP_VERSION = env("APP_VERSION", default="0.0.0-dev")
 GIT_SHA = env("GIT_SHA", default="unknown")
 BUILD_TIME = env("BUILD_TIME", default="")
+
+# METRICS (/metrics, Prometheus text format; core/metrics.py)
+# ------------------------------------------------------------------------------
+# A scraper sends `Authorization: Bearer <METRICS_TOKEN>`, or comes from an allowed network.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+METRICS_COLLECTORS = ["blog.prometheus.BlogCollector", "releases.prometheus.ReleasesCollector"]
 
 # LOGGING
 # ------------------------------------------------------------------------------

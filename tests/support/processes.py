@@ -84,21 +84,26 @@ def gunicorn_server(
     threads: int = 1,
     bind_host: str = "127.0.0.1",
     port: int | None = None,
+    workers: int = 1,
+    image_config: bool = False,
 ):
-    """Serve config.wsgi with one gunicorn worker (threads > 1: the gthread worker, which
-    keeps connections alive as in the image) on `bind_host`; yields the base URL on this
-    host (127.0.0.1)."""
+    """Serve config.wsgi with `workers` gunicorn workers (threads > 1: the gthread worker,
+    which keeps connections alive as in the image) on `bind_host`; with `image_config`, the
+    image's docker/gunicorn.conf.py (its hooks) under these options. Yields the base URL on
+    this host (127.0.0.1)."""
     port = port or free_port()
+    config = ["--config", "docker/gunicorn.conf.py"] if image_config else []
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
+            *config,
             "config.wsgi:application",
             "--bind",
             f"{bind_host}:{port}",
             "--workers",
-            "1",
+            str(workers),
             "--timeout",
             "30",
             "--threads",
