@@ -20,6 +20,9 @@ reuse_port = os.environ.get("GUNICORN_REUSE_PORT", "0") == "1"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
 errorlog = "-"
+# One format on stdout: gunicorn's own lines as JSON too, like the app's (production).
+if os.environ.get("LOG_FORMAT", "json") == "json":
+    logger_class = "core.gunicorn_logging.JsonLogger"
 # Heartbeat files in memory: a container's overlay filesystem can stall them.
 worker_tmp_dir = "/dev/shm"  # nosec B108
 # gunicorn 27 control socket: not used here, and the app user cannot write its default path.

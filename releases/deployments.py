@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.errors import Conflict
+from core.request_id import REQUEST_ID
 from releases.models import (
     ACTIVE_DEPLOYMENT_STATUSES,
     Approval,
@@ -249,6 +250,7 @@ def request_deployment(
         ),
         migration_changes=changes,
         migrations_acknowledged=acknowledge,
+        request_id=REQUEST_ID.get(),
         reverse_migrations=reverse_migrations,
     )
     if supersede:

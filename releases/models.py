@@ -420,6 +420,13 @@ class Deployment(models.Model):
         db_default="",
         help_text="Why incompatible migrations may go ahead (the requester's words).",
     )
+    request_id = models.CharField(
+        max_length=128,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The X-Request-ID of the request that asked for it (in the worker's log lines).",
+    )
     reverse_migrations = models.BooleanField(
         default=False,
         db_default=False,

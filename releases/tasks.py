@@ -17,6 +17,7 @@ from django.db.models.functions import Concat
 from django.tasks import task
 from django.utils import timezone
 
+from core.request_id import DEPLOYMENT_ID, REQUEST_ID
 from releases import backups, deployments, schema
 from releases.backends import BackendError, backend_for
 from releases.models import Deployment, DeploymentKind, DeploymentStatus, Environment
@@ -149,6 +150,7 @@ class Cancelled(BackendError):
 
 
 def _log(deployment: Deployment, line: str) -> None:
+    logger.info(line, extra={"deployment_id": deployment.pk})
     stamp = timezone.now().strftime("%Y-%m-%d %H:%M:%S")
     deployment.log += f"{stamp} {line}\n"
     # Appended in SQL: a line written meanwhile (a cancel request) is never overwritten.
@@ -204,9 +206,16 @@ class KeepAlive:
 
 
 def execute(deployment: Deployment) -> Deployment:
-    """Apply one running deployment, smoke-test it, finish it (and roll back on failure)."""
-    with KeepAlive(deployment.pk) as keep_alive:
-        return _execute(deployment, keep_alive.cancelled)
+    """Apply one running deployment, smoke-test it, finish it (and roll back on failure).
+    Its log lines also go to the worker's log, with the request id that asked for it."""
+    request_token = REQUEST_ID.set(deployment.request_id or f"deployment-{deployment.pk}")
+    deployment_token = DEPLOYMENT_ID.set(deployment.pk)
+    try:
+        with KeepAlive(deployment.pk) as keep_alive:
+            return _execute(deployment, keep_alive.cancelled)
+    finally:
+        DEPLOYMENT_ID.reset(deployment_token)
+        REQUEST_ID.reset(request_token)
 
 
 def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:

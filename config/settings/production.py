@@ -1,5 +1,7 @@
 """Production: every secret from the environment, PostgreSQL only, HTTPS-hardened."""
 
+import logging
+
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F401, F403
@@ -55,3 +57,5 @@ STORAGES = {
 
 LOG_FORMAT = env("LOG_FORMAT", default="json")
 LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405
+# Python's warnings through logging too: one format on stdout.
+logging.captureWarnings(True)

@@ -86,11 +86,13 @@ def gunicorn_server(
     port: int | None = None,
     workers: int = 1,
     image_config: bool = False,
+    log_file=None,
 ):
     """Serve config.wsgi with `workers` gunicorn workers (threads > 1: the gthread worker,
     which keeps connections alive as in the image) on `bind_host`; with `image_config`, the
-    image's docker/gunicorn.conf.py (its hooks) under these options. Yields the base URL on
-    this host (127.0.0.1)."""
+    image's docker/gunicorn.conf.py (its hooks) under these options; with `log_file`, its
+    output goes there (an open file), else to a pipe. Yields the base URL on this host
+    (127.0.0.1)."""
     port = port or free_port()
     config = ["--config", "docker/gunicorn.conf.py"] if image_config else []
     process = subprocess.Popen(
@@ -111,7 +113,7 @@ def gunicorn_server(
         ],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log_file or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -120,7 +122,8 @@ def gunicorn_server(
         deadline = time.monotonic() + startup_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early:\n{process.stdout.read()}")
+                output = process.stdout.read() if process.stdout else "(see the log file)"
+                raise RuntimeError(f"gunicorn exited early:\n{output}")
             try:
                 # The master binds before a worker has loaded the app: wait for an answer.
                 http_get(f"{base_url}/healthz", timeout=2)
