@@ -420,6 +420,12 @@ class Deployment(models.Model):
         db_default="",
         help_text="Why incompatible migrations may go ahead (the requester's words).",
     )
+    verification = models.JSONField(
+        default=dict,
+        db_default={},
+        blank=True,
+        help_text="After the smoke tests: the new release's numbers against the baseline.",
+    )
     request_id = models.CharField(
         max_length=128,
         blank=True,

@@ -65,6 +65,12 @@ class ReleasesCollector:
             slugs,
         )
         yield self._per_environment(
+            "releases_verification_failures",
+            "Deployments whose verification after deploy failed (then rolled back).",
+            Deployment.objects.filter(verification__passed=False),
+            slugs,
+        )
+        yield self._per_environment(
             "releases_automatic_rollbacks",
             "Rollbacks the worker started after a failed deployment.",
             Deployment.objects.filter(

@@ -18,7 +18,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from core.request_id import DEPLOYMENT_ID, REQUEST_ID
-from releases import backups, deployments, schema
+from releases import backups, deployments, schema, verification
 from releases.backends import BackendError, backend_for
 from releases.models import Deployment, DeploymentKind, DeploymentStatus, Environment
 from releases.services import Actor
@@ -226,6 +226,7 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
         return deployments.finish(deployment=deployment, succeeded=False)
     if not migrate_first(deployment, cancelled):
         return deployments.finish(deployment=deployment, succeeded=False)
+    before = verification.baseline(environment, lambda line: _log(deployment, line))
     try:
         backend = backend_for(environment)
         backend.cancelled = cancelled.is_set
@@ -256,6 +257,14 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
             deployment, f"smoke tests {'passed' if smoke['passed'] else 'failed'} {smoke['error']}"
         )
         succeeded = smoke["passed"] and not cancelled.is_set()
+        if succeeded and environment.base_url and _bakes(deployment):
+            verdict = verification.verify(
+                environment, before, lambda line: _log(deployment, line), cancelled
+            )
+            Deployment.objects.filter(pk=deployment.pk).update(verification=verdict)
+            if not verdict["passed"]:
+                smoke = {**smoke, "error": f"verification failed: {verdict['reason']}"}
+            succeeded = verdict["passed"] and not cancelled.is_set()
     except BackendError as error:
         _log(deployment, f"backend error: {error}")
         succeeded = False
@@ -276,6 +285,8 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
     last_good = deployments.current_deployment(environment)
     if cancelled_here:
         why = "cancelled by release staff after the switch"
+    elif (smoke or {}).get("error", "").startswith("verification failed"):
+        why = smoke["error"]
     else:
         why = f"smoke tests failed: {(smoke or {}).get('error') or 'the deployment failed'}"
     if last_good is None or last_good.build_id == deployment.build_id:
@@ -288,6 +299,16 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
     except deployments.Refused as refused:
         _log(finished, f"no automatic rollback: {' '.join(refused.messages)}")
     return finished
+
+
+def _bakes(deployment: Deployment) -> bool:
+    """Whether this deployment is watched after its smoke tests: not a rollback (it returns
+    to a build that served here, and is never rolled back itself)."""
+    bake = verification.settings_of(deployment.environment)["bake_seconds"]
+    if bake and deployment.kind == DeploymentKind.ROLLBACK:
+        _log(deployment, "verification: skipped for a rollback")
+        return False
+    return bool(bake)
 
 
 def recover_stale_deployments(now=None) -> int:

@@ -298,6 +298,8 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "migration_changes",
             "migrations_acknowledged",
             "reverse_migrations",
+            "verification",
+            "request_id",
             "log",
         ]
 

@@ -4,7 +4,14 @@ from collections.abc import Callable
 
 Log = Callable[[str], None]
 # Read by the worker for every backend (releases/tasks.py), not by the backend itself.
-COMMON_OPTIONS = {"health_timeout", "check_commit", "smoke_paths", "migrate", "migrate_timeout"}
+COMMON_OPTIONS = {
+    "health_timeout",
+    "check_commit",
+    "smoke_paths",
+    "migrate",
+    "migrate_timeout",
+    "verify",  # releases/verification.py
+}
 
 
 class BackendError(Exception):
