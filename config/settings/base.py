@@ -7,6 +7,7 @@ import environ
 from django.utils.csp import CSP
 
 from config.settings.database import database_from_url
+from core.sentry import init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -326,6 +327,12 @@ METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
 METRICS_COLLECTORS = ["blog.prometheus.BlogCollector", "releases.prometheus.ReleasesCollector"]
 
+# ERROR TRACKING (optional; core/sentry.py)
+# ------------------------------------------------------------------------------
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_SEND_PII = env.bool("SENTRY_SEND_PII", default=False)
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
@@ -354,3 +361,12 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Sentry starts here, once every setting it reads is known (a blank DSN: off).
+init_sentry(
+    dsn=SENTRY_DSN,
+    release=GIT_SHA,
+    environment=ENVIRONMENT_NAME,
+    send_pii=SENTRY_SEND_PII,
+    traces=SENTRY_TRACES_SAMPLE_RATE,
+)
