@@ -2,7 +2,6 @@
 (`Environment.backup_before_deploy`) and daily at `Environment.backup_time` (UTC)."""
 
 import datetime
-import os
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -10,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.settings.database import database_from_url
+from config.settings.secret_files import read_secret
 from core import backups as dumps
 from core.backups import BackupError
 from releases.models import Backup, Deployment, Environment
@@ -28,7 +28,10 @@ def database_config(environment: Environment) -> dict:
     for key in ("DATABASE_DIRECT_URL", "DATABASE_URL"):
         variable = secret_env.get(key)
         if variable:
-            url = os.environ.get(variable, "")
+            try:
+                url = read_secret(variable)
+            except OSError as error:
+                raise BackupError(f"the worker cannot read {variable}_FILE: {error.strerror}")
             if not url:
                 raise BackupError(f"the worker has no {variable} in its environment ({key})")
             break

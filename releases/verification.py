@@ -15,12 +15,13 @@ Settings (Environment.deploy_settings["verify"]; absent or bake_seconds 0: skipp
 """
 
 import math
-import os
 import threading
 import urllib.error
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
+
+from config.settings.secret_files import read_secret
 
 # Routes that say nothing about how the release serves its users.
 PROBE_ROUTES = {"healthz", "readyz", "metrics"}
@@ -101,7 +102,7 @@ def metrics_token(environment) -> str:
     deploy_settings = environment.deploy_settings or {}
     variable = (deploy_settings.get("secret_env") or {}).get("METRICS_TOKEN")
     if variable:
-        return os.environ.get(variable, "")
+        return read_secret(variable)
     return (deploy_settings.get("env") or {}).get("METRICS_TOKEN", "")
 
 

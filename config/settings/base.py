@@ -3,15 +3,15 @@
 from datetime import timedelta
 from pathlib import Path
 
-import environ
 from django.utils.csp import CSP
 
 from config.settings.database import database_from_url
+from config.settings.secret_files import SecretFileEnv
 from core.sentry import init_sentry
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-env = environ.Env()
+env = SecretFileEnv()
 # Process environment wins over `.env`; the file is a convenience for local work only.
 if env.bool("DJANGO_READ_DOT_ENV_FILE", default=True) and (BASE_DIR / ".env").is_file():
     env.read_env(str(BASE_DIR / ".env"), overwrite=False)

@@ -8,6 +8,9 @@ unset on the worker:
   name              container name prefix (default "blog-<environment slug>")
   env               plain environment variables for the container
   secret_env        {"CONTAINER_VAR": "WORKER_VAR"}: values read from the worker's environment
+                    (or the file WORKER_VAR_FILE names)
+  secret_files      {"SECRET_KEY": "/srv/blog/secret_key"}: files on the engine's host mounted
+                    read-only at /run/secrets/<name>, the container told by SECRET_KEY_FILE
   network_mode      "host" (default: with GUNICORN_REUSE_PORT=1 old and new share the port
                     while both run, so nothing is refused during the switch) or "bridge"
   network           a user-defined network to join instead (behind a proxy)
@@ -45,6 +48,7 @@ from releases.backends.engine import (
     ensure_image,
     env_value,
     health_bind_for,
+    secret_mounts,
 )
 
 NANOSECONDS = 1_000_000_000
@@ -59,6 +63,7 @@ class DockerBackend(DeployBackend):
         "name": str,
         "env": dict,
         "secret_env": dict,
+        "secret_files": dict,
         "network_mode": str,
         "network": str,
         "ports": dict,
@@ -143,25 +148,9 @@ class DockerBackend(DeployBackend):
         name = f"{self.prefix}-migrate-{deployment.pk}"
         for stale in client.containers.list(all=True, filters={"name": f"^/{name}$"}):
             stale.remove(force=True)  # a retry of the same deployment
-        environment = container_environment(self.options)
+        run_options = self._run_options(deployment, name, "migrate")
         # The entrypoint would wait (and migrate) on its own; the command does both here.
-        environment.update(WAIT_FOR_DB="0", RUN_MIGRATIONS="0")
-        run_options = {
-            "name": name,
-            "detach": True,
-            "init": True,
-            "environment": environment,
-            "labels": {
-                LABEL_ENVIRONMENT: self.environment.slug,
-                LABEL_DEPLOYMENT: str(deployment.pk),
-                LABEL_BUILD: deployment.build.tag,
-                LABEL_ROLE: "migrate",
-            },
-        }
-        if self.options.get("network"):
-            run_options["network"] = self.options["network"]
-        else:
-            run_options["network_mode"] = self.options.get("network_mode", "host")
+        run_options["environment"].update(WAIT_FOR_DB="0", RUN_MIGRATIONS="0")
         command = ["python3", "manage.py", "prepare_database", "--migrate", "--timeout", "60"]
         for target in targets:
             command += ["--target", target]
@@ -201,6 +190,30 @@ class DockerBackend(DeployBackend):
         done = "unapplied" if targets else "applied"
         log(f"migrate: {len(applied)} migration(s) {done} in {took:.1f} s")
 
+    def _run_options(self, deployment, name: str, role: str) -> dict:
+        """What every container of a deployment gets: its variables (secrets resolved from
+        the worker's environment, or mounted as files), labels and network."""
+        volumes, file_variables = secret_mounts(self.options)
+        run_options = {
+            "name": name,
+            "detach": True,
+            "init": True,  # signals reach gunicorn; python as PID 1 would ignore SIGTERM
+            "environment": {**container_environment(self.options), **file_variables},
+            "labels": {
+                LABEL_ENVIRONMENT: self.environment.slug,
+                LABEL_DEPLOYMENT: str(deployment.pk),
+                LABEL_BUILD: deployment.build.tag,
+                LABEL_ROLE: role,
+            },
+        }
+        if volumes:
+            run_options["volumes"] = volumes
+        if self.options.get("network"):
+            run_options["network"] = self.options["network"]
+        else:
+            run_options["network_mode"] = self.options.get("network_mode", "host")
+        return run_options
+
     def _start(self, client, deployment, previous, log, role: str = "web"):
         image = client.images.get(deployment.image)
         name = (
@@ -211,24 +224,8 @@ class DockerBackend(DeployBackend):
         stale = client.containers.list(all=True, filters={"name": f"^/{name}$"})
         for container in stale:  # a retry of the same deployment
             container.remove(force=True)
-        run_options = {
-            "name": name,
-            "detach": True,
-            "init": True,  # signals reach gunicorn; python as PID 1 would ignore SIGTERM
-            "environment": container_environment(self.options),
-            "labels": {
-                LABEL_ENVIRONMENT: self.environment.slug,
-                LABEL_DEPLOYMENT: str(deployment.pk),
-                LABEL_BUILD: deployment.build.tag,
-                LABEL_ROLE: role,
-            },
-            "restart_policy": {"Name": "unless-stopped"},
-            "stop_signal": "SIGTERM",
-        }
-        if self.options.get("network"):
-            run_options["network"] = self.options["network"]
-        else:
-            run_options["network_mode"] = self.options.get("network_mode", "host")
+        run_options = self._run_options(deployment, name, role)
+        run_options.update(restart_policy={"Name": "unless-stopped"}, stop_signal="SIGTERM")
         shared_port = role == "web" and run_options.get("network_mode") == "host"
         if role == "worker":
             worker = self.options["worker"]

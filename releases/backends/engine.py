@@ -9,6 +9,7 @@ import docker.errors
 import docker.tls
 import requests.exceptions
 
+from config.settings.secret_files import read_secret
 from releases.backends.base import BackendError
 
 # Labels on everything a backend starts, so it finds its own containers again.
@@ -108,10 +109,14 @@ def registry_auth(options: dict) -> dict | None:
 
 
 def secret_from_environment(variable: str) -> str:
+    """The worker's $VARIABLE, or the file $VARIABLE_FILE names (a Docker/Swarm secret)."""
     try:
-        return os.environ[variable]
-    except KeyError:
-        raise BackendError(f"the worker's environment has no {variable}") from None
+        value = read_secret(variable)
+    except OSError as error:
+        raise BackendError(f"the worker cannot read {variable}_FILE: {error.strerror}") from None
+    if not value and variable not in os.environ:
+        raise BackendError(f"the worker's environment has no {variable} (nor {variable}_FILE)")
+    return value
 
 
 def container_environment(options: dict) -> dict[str, str]:
@@ -121,6 +126,18 @@ def container_environment(options: dict) -> dict[str, str]:
     for name, source in (options.get("secret_env") or {}).items():
         values[str(name)] = secret_from_environment(source)
     return values
+
+
+def secret_mounts(options: dict) -> tuple[dict, dict[str, str]]:
+    """`secret_files` ({"SECRET_KEY": "/srv/blog/secret_key"}, paths on the engine's host)
+    as read-only mounts under /run/secrets/ and NAME_FILE variables pointing at them: the
+    value never passes through the worker or the container's environment."""
+    volumes, variables = {}, {}
+    for name, host_path in (options.get("secret_files") or {}).items():
+        inside = f"/run/secrets/{str(name).lower()}"
+        volumes[str(host_path)] = {"bind": inside, "mode": "ro"}
+        variables[f"{name}_FILE"] = inside
+    return volumes, variables
 
 
 HEALTH_BIND = "GUNICORN_HEALTH_BIND"

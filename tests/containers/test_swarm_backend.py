@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 
+import docker.errors
 import pytest
 
 from releases import deployments as rules
@@ -54,11 +55,15 @@ def stack(engine, images, container_database, settings):
     variables = {
         **app_environment(container_database, port),
         "BLOG_IMAGE": images["a"],
+        "SECRETS_PREFIX": STACK,
         "SECURE_SSL_REDIRECT": "false",
         "HEALTH_INTERVAL": "1s",
         "UPDATE_MONITOR": "2s",
     }
     remove_stack(engine)
+    # The secrets as Swarm secrets, as deploy/stack.yaml wants them (never variables).
+    for name in ("secret_key", "database_url"):
+        engine.secrets.create(name=f"{STACK}_{name}", data=variables.pop(name.upper()).encode())
     deployed = subprocess.run(
         ["docker", "stack", "deploy", "-c", str(ROOT / "deploy" / "stack.yaml"), STACK],
         env={**os.environ, **variables},
@@ -89,6 +94,16 @@ def remove_stack(engine):
     for name in (WEB, WORKER):
         for service in engine.services.list(filters={"name": name}):
             service.remove()
+    for secret in engine.secrets.list(filters={"name": f"{STACK}_"}):
+        # In use until the removed services' tasks are gone: wait for that, not a time.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                secret.remove()
+                break
+            except docker.errors.APIError:
+                assert time.monotonic() < deadline, f"{secret.name} stayed in use"
+                time.sleep(0.5)
 
 
 def test_web_and_worker_move_together_and_roll_back_from_the_ledger(engine, images, stack):
@@ -99,6 +114,11 @@ def test_web_and_worker_move_together_and_roll_back_from_the_ledger(engine, imag
     first = deploy(stack, build_a, actor)
     assert first.status == S.SUCCEEDED, first.log
     assert f"{WEB} already runs" in first.log
+    # The secrets reach the tasks as files, never as variables.
+    container_env = engine.services.get(WEB).attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
+    names = {item.split("=", 1)[0] for item in container_env["Env"]}
+    assert {"SECRET_KEY_FILE", "DATABASE_URL_FILE"} <= names
+    assert not {"SECRET_KEY", "DATABASE_URL"} & names
     # The migrate step ran as a one-off Swarm job from the web service's spec, then went.
     assert f"migrate: one-off task {WEB}-migrate-{first.pk} runs the migrations" in first.log
     assert "migrate: 0 migration(s) applied" in first.log  # the stack migrated at start

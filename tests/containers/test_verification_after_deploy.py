@@ -16,6 +16,7 @@ from tests.containers.conftest import (
     docker_staging,
     fresh_database,
     remove_staging_containers,
+    serving,
 )
 from tests.releases.test_deployment_rules import manager
 
@@ -32,7 +33,7 @@ BREAK_HOME = (
 
 
 @pytest.fixture
-def staging(engine, monkeypatch, settings):
+def staging(engine, monkeypatch, settings, tmp_path):
     settings.RELEASES_SMOKE_ATTEMPTS = 20
     settings.RELEASES_SMOKE_BACKOFF = 0.25
     settings.RELEASES_SMOKE_TIMEOUT = 60
@@ -41,6 +42,13 @@ def staging(engine, monkeypatch, settings):
         for name, value in worker_secrets.items():
             monkeypatch.setenv(name, value)
         environment = Environment.objects.get(slug="staging")
+        # SECRET_KEY as a file on the engine's host, mounted read-only (secret_files).
+        secret = tmp_path / "secret_key"
+        secret.write_text(worker_secrets["STAGING_SECRET_KEY"] + "\n")
+        secret.chmod(0o644)
+        tmp_path.chmod(0o755)
+        del environment.deploy_settings["secret_env"]["SECRET_KEY"]
+        environment.deploy_settings["secret_files"] = {"SECRET_KEY": str(secret)}
         environment.deploy_settings["verify"] = {
             "bake_seconds": 4,
             "probe_paths": ["/"],
@@ -65,6 +73,9 @@ def test_a_release_whose_home_page_fails_is_rolled_back_after_its_smoke_tests(
     assert first.status == S.SUCCEEDED, first.log
     assert first.verification["passed"] is True, first.log
     assert commit_on(staging.port) == SHA_A
+    [container] = serving(engine)
+    variables = {item.split("=", 1)[0] for item in container.attrs["Config"]["Env"]}
+    assert "SECRET_KEY_FILE" in variables and "SECRET_KEY" not in variables
 
     failed = deploy(staging, broken, actor)
     assert failed.status == S.FAILED, failed.log
