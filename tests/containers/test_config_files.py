@@ -139,6 +139,27 @@ def test_gitlab_ci_has_the_seed_stages_and_the_rules():
         "deploy-staging",
         "smoke",
     ]
+    # A schedule audits and rebuilds on the current base; a tag builds a versioned image;
+    # neither deploys.
+    scheduled = jobs_when([("CI_PIPELINE_SOURCE", "schedule"), ("CI_COMMIT_BRANCH", "main")])
+    tagged = jobs_when(
+        [("CI_PIPELINE_SOURCE", "push"), ("CI_COMMIT_TAG", "v1.4.0"), ("CI_COMMIT_BRANCH", "")]
+    )
+    for listing in (scheduled, tagged):
+        assert listing == {
+            "lint": "on_success",
+            "test": "on_success",
+            "security": "on_success",
+            "build": "on_success",
+            "deploy-staging": "never",
+            "smoke": "never",
+        }, listing
+    workflow = {rule["if"]: rule.get("variables", {}) for rule in config["workflow"]["rules"]}
+    assert workflow['$CI_PIPELINE_SOURCE == "schedule"']["IMAGE_TAG"] == (
+        "$CI_COMMIT_SHA-rebuild-$CI_PIPELINE_ID"
+    )
+    assert workflow["$CI_COMMIT_TAG"]["IMAGE_TAG"] == "$CI_COMMIT_TAG"
+    assert config["variables"]["RELEASES_IMAGE_TAG"] == "$IMAGE_TAG"
     preview = gitlab_ci_local("--preview")
     assert preview.returncode == 0, preview.stderr
     expanded = yaml.safe_load(preview.stdout[preview.stdout.index("---") :])
