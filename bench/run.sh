@@ -5,7 +5,12 @@
 #
 #   bench/run.sh                         # N = 1000 and 100000, cache cold and warm
 #   SIZES=1000 DURATION=5 bench/run.sh   # a quick run
+#   SIZES=1000 MODES="warm warm-bare" ENDPOINTS="list detail floor-healthz" bench/run.sh
+#                                        # the cost of /metrics and request ids, side by side
 #
+# Modes: cold (response cache off), warm (on); both with the metrics and request-id
+# middleware as in the image (prometheus multiprocess files in a temporary directory);
+# warm-bare = warm without those two middlewares (OBSERVABILITY_MIDDLEWARE=false).
 # Settings (environment): SIZES="1000 100000" MODES="cold warm" DURATION=15 WARMUP=3
 #   THREADS=2 CONNECTIONS=16 WORKERS=2 PORT=8200
 #   ENDPOINTS="" (labels to keep, e.g. "list search"; empty = all)
@@ -71,6 +76,14 @@ for n in $SIZES; do
 
   for mode in $MODES; do
     if [ "$mode" = cold ]; then export API_RESPONSE_CACHE_SECONDS=0; else export API_RESPONSE_CACHE_SECONDS=300; fi
+    if [ "$mode" = warm-bare ]; then
+      export OBSERVABILITY_MIDDLEWARE=false
+      unset PROMETHEUS_MULTIPROC_DIR
+    else
+      export OBSERVABILITY_MIDDLEWARE=true
+      export PROMETHEUS_MULTIPROC_DIR="$OUT/prometheus-$n-$mode"
+      rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+    fi
     "$ROOT/.venv/bin/gunicorn" config.wsgi:application --workers "$WORKERS" --worker-class sync \
       --bind "127.0.0.1:$PORT" --backlog 2048 --timeout 30 --log-level warning \
       >"$OUT/gunicorn-$n-$mode.log" 2>&1 &

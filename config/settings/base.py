@@ -320,6 +320,14 @@ APP_VERSION = env("APP_VERSION", default="0.0.0-dev")
 GIT_SHA = env("GIT_SHA", default="unknown")
 BUILD_TIME = env("BUILD_TIME", default="")
 
+# Off only to measure what metrics and request ids cost (bench/run.sh's warm-bare mode).
+if not env.bool("OBSERVABILITY_MIDDLEWARE", default=True):
+    MIDDLEWARE = [
+        name
+        for name in MIDDLEWARE
+        if name not in ("core.metrics.MetricsMiddleware", "core.request_id.RequestIdMiddleware")
+    ]
+
 # METRICS (/metrics, Prometheus text format; core/metrics.py)
 # ------------------------------------------------------------------------------
 # A scraper sends `Authorization: Bearer <METRICS_TOKEN>`, or comes from an allowed network.
