@@ -50,6 +50,7 @@ run: demo ## Set up everything and serve the app on http://127.0.0.1:8000
 	@echo "  API docs:  http://$(HOST):$(PORT)/api/v1/docs/"
 	@echo "  API root:  http://$(HOST):$(PORT)/api/v1/"
 	@echo "  Releases:  http://$(HOST):$(PORT)/admin/releases/environment/dashboard/"
+	@echo "  Metrics:   http://$(HOST):$(PORT)/metrics   (Prometheus text; open to 127.0.0.1 here)"
 	@echo ""
 	@echo "  Two-person release walk-through (four eyes):"
 	@echo "    1. Log in as admin/admin, open Releases, Deploy a build to Staging (give a reason)."

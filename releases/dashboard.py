@@ -21,6 +21,7 @@ from releases.models import (
     Build,
     Deployment,
     Environment,
+    WorkerHeartbeat,
     entry_stages,
 )
 from releases.services import Actor
@@ -94,8 +95,22 @@ def dashboard(admin_site, request):
             for b in builds
         ],
         "first": first,
+        "worker": _worker_state(),
     }
     return TemplateResponse(request, "admin/releases/dashboard.html", context)
+
+
+# Older than this, the page warns (the worker's upkeep beats every few seconds).
+WORKER_SILENT_SECONDS = 60
+
+
+def _worker_state() -> dict:
+    """The freshest deployment-worker heartbeat: who, how long ago, and whether to worry."""
+    beat = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    if beat is None:
+        return {"beat": None, "silent": True}
+    age = (timezone.now() - beat.seen_at).total_seconds()
+    return {"beat": beat, "age": int(age), "silent": age > WORKER_SILENT_SECONDS}
 
 
 def _by_id(model, raw: str | None):

@@ -193,3 +193,24 @@ def test_non_numeric_ids_are_not_found_not_server_errors(client):
     for key in ("build", "deployment"):
         response = client.get(ACT, {"action": "deploy", "environment": "staging", key: "abc"})
         assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_page_says_when_the_deployment_worker_is_silent(client):
+    import datetime
+
+    from django.utils import timezone
+
+    from releases.models import WorkerHeartbeat
+
+    staff(client, RELEASE_MANAGER, username="rm")
+    assert "No deployment worker has reported yet" in client.get(DASHBOARD).content.decode()
+    now = timezone.now()
+    beat = WorkerHeartbeat.objects.create(
+        worker_id="w1", hostname="worker-host", started_at=now, seen_at=now
+    )
+    page = client.get(DASHBOARD).content.decode()
+    assert "last heartbeat" in page and "worker-host" in page and "is silent" not in page
+    beat.seen_at = now - datetime.timedelta(minutes=5)
+    beat.save()
+    assert "The deployment worker is silent" in client.get(DASHBOARD).content.decode()
