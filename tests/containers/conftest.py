@@ -279,6 +279,27 @@ def docker_staging(database_url: str, name: str, extra_hosts=()) -> tuple[int, d
     return port, worker_secrets
 
 
+@contextlib.contextmanager
+def docker_staging_on_fresh_database(engine, name: str, monkeypatch, settings):
+    """Staging on the docker backend over a fresh database of its own, the worker's secrets
+    set, smoke tests patient enough for a loaded machine; the Environment row (with `port`
+    and `database_url`), its containers removed afterwards."""
+    settings.RELEASES_SMOKE_ATTEMPTS = 20
+    settings.RELEASES_SMOKE_BACKOFF = 0.25
+    settings.RELEASES_SMOKE_TIMEOUT = 60
+    with fresh_database(f"lawvriksh_{name.replace('-', '_')}") as url:
+        port, worker_secrets = docker_staging(url, f"blog-{name}")
+        for variable, value in worker_secrets.items():
+            monkeypatch.setenv(variable, value)
+        environment = Environment.objects.get(slug="staging")
+        environment.port, environment.database_url = port, url
+        environment.worker_secrets = worker_secrets
+        try:
+            yield environment
+        finally:
+            remove_staging_containers(engine)
+
+
 def remove_staging_containers(engine) -> None:
     for container in engine.containers.list(
         all=True, filters={"label": "org.lawvriksh.environment=staging"}

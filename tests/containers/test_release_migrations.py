@@ -14,9 +14,8 @@ import pytest
 from django.urls import reverse
 
 from core.roles import RELEASE_MANAGER
-
 from releases import deployments as rules
-from releases import services, tasks
+from releases import services
 from releases.models import Backup, DeploymentStatus, Environment
 from releases.services import Actor
 from tests.containers.conftest import (
@@ -24,13 +23,12 @@ from tests.containers.conftest import (
     build_row,
     commit_on,
     derive_image,
-    docker_staging,
+    docker_staging_on_fresh_database,
     fresh_database,
     migration_plan_in,
-    remove_staging_containers,
 )
 from tests.factories import UserFactory
-from tests.releases.test_deployment_rules import manager
+from tests.releases.test_migration_gate import roll_back, run
 
 S = DeploymentStatus
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,19 +90,10 @@ def readiness(port) -> dict:
 
 @pytest.fixture
 def staging(engine, monkeypatch, settings, backup_dir):
-    settings.RELEASES_SMOKE_ATTEMPTS = 20
-    settings.RELEASES_SMOKE_BACKOFF = 0.25
-    settings.RELEASES_SMOKE_TIMEOUT = 60
-    with fresh_database("lawvriksh_release_migrations") as url:
-        port, worker_secrets = docker_staging(url, "blog-migrations")
-        for name, value in worker_secrets.items():
-            monkeypatch.setenv(name, value)
-        environment = Environment.objects.get(slug="staging")
-        environment.port, environment.database_url = port, url
-        environment.backups_dir = backup_dir
+    with docker_staging_on_fresh_database(engine, "migrations", monkeypatch, settings) as env:
+        env.backups_dir = backup_dir
         backup_dir.mkdir(parents=True, exist_ok=True)
-        yield environment
-        remove_staging_containers(engine)
+        yield env
 
 
 @pytest.fixture
@@ -133,24 +122,6 @@ def releases(engine, images):
             build.refresh_from_db()
             builds[key] = build
     return builds
-
-
-def run(staging, build, **options):
-    deployment, _ = rules.request_deployment(
-        actor=Actor(user=manager()), environment=staging, build=build, reason="test", **options
-    )
-    tasks.run_environment_queue.call(staging.pk)
-    deployment.refresh_from_db()
-    return deployment
-
-
-def roll_back(staging, build, **options):
-    deployment = rules.rollback(
-        actor=Actor(user=manager()), environment=staging, build=build, reason="back", **options
-    )
-    tasks.run_environment_queue.call(staging.pk)
-    deployment.refresh_from_db()
-    return deployment
 
 
 def test_add_then_drop_a_column_with_the_gate_and_both_ways_back(

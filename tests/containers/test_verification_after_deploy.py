@@ -5,7 +5,7 @@ previous build, with the numbers that decided on the deployment."""
 import pytest
 
 from releases import deployments as rules
-from releases.models import Deployment, DeploymentStatus, Environment
+from releases.models import Deployment, DeploymentStatus
 from releases.services import Actor
 from tests.containers.conftest import (
     SHA_A,
@@ -13,9 +13,7 @@ from tests.containers.conftest import (
     commit_on,
     deploy,
     derive_image,
-    docker_staging,
-    fresh_database,
-    remove_staging_containers,
+    docker_staging_on_fresh_database,
     serving,
 )
 from tests.releases.test_deployment_rules import manager
@@ -34,14 +32,8 @@ BREAK_HOME = (
 
 @pytest.fixture
 def staging(engine, monkeypatch, settings, tmp_path):
-    settings.RELEASES_SMOKE_ATTEMPTS = 20
-    settings.RELEASES_SMOKE_BACKOFF = 0.25
-    settings.RELEASES_SMOKE_TIMEOUT = 60
-    with fresh_database("lawvriksh_verification") as url:
-        port, worker_secrets = docker_staging(url, "blog-verify")
-        for name, value in worker_secrets.items():
-            monkeypatch.setenv(name, value)
-        environment = Environment.objects.get(slug="staging")
+    with docker_staging_on_fresh_database(engine, "verify", monkeypatch, settings) as environment:
+        worker_secrets = environment.worker_secrets
         # SECRET_KEY as a file on the engine's host, mounted read-only (secret_files).
         secret = tmp_path / "secret_key"
         secret.write_text(worker_secrets["STAGING_SECRET_KEY"] + "\n")
@@ -56,9 +48,7 @@ def staging(engine, monkeypatch, settings, tmp_path):
             "min_requests": 10,
         }
         environment.save(update_fields=["deploy_settings"])
-        environment.port = port
         yield environment
-        remove_staging_containers(engine)
 
 
 def test_a_release_whose_home_page_fails_is_rolled_back_after_its_smoke_tests(
