@@ -51,9 +51,10 @@ def test_compose_config_validates_with_the_services_the_pipeline_needs():
     assert result.returncode == 0, result.stderr
     config = yaml.safe_load(result.stdout)
     services = config["services"]
-    assert set(services) == {"db", "migrate", "web", "worker", "proxy"}
-    # `docker compose up` starts the proxy only with --profile proxy.
+    assert set(services) == {"db", "migrate", "web", "worker", "proxy", "prometheus", "grafana"}
+    # `docker compose up` starts the proxy only with --profile proxy, monitoring likewise.
     assert services["proxy"]["profiles"] == ["proxy"]
+    assert services["prometheus"]["profiles"] == services["grafana"]["profiles"] == ["monitoring"]
     assert not any(services[name].get("profiles") for name in ("db", "migrate", "web", "worker"))
     assert services["db"]["healthcheck"]["test"][0] == "CMD-SHELL"
     assert "pgdata" in config["volumes"]

@@ -23,9 +23,8 @@ from tests.containers.conftest import (
     build_row,
     commit_on,
     deploy,
-    docker_staging,
+    docker_staging_on_fresh_database,
     free_port,
-    remove_staging_containers,
     serving,
 )
 from tests.releases.test_deployment_rules import manager
@@ -35,17 +34,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def staging(engine, container_database, monkeypatch, settings):
-    settings.RELEASES_SMOKE_ATTEMPTS = 20
-    settings.RELEASES_SMOKE_BACKOFF = 0.25
-    settings.RELEASES_SMOKE_TIMEOUT = 60
-    port, worker_secrets = docker_staging(container_database, "blog-test")
-    for name, value in worker_secrets.items():
-        monkeypatch.setenv(name, value)
-    environment = Environment.objects.get(slug="staging")
-    environment.port = port
-    yield environment
-    remove_staging_containers(engine)
+def staging(engine, monkeypatch, settings):
+    """A fresh database for every test: the first deployment's migrate step applies all."""
+    with docker_staging_on_fresh_database(engine, "test", monkeypatch, settings) as env:
+        yield env
 
 
 def test_deploy_a_then_b_then_roll_back_to_a(engine, images, staging):
