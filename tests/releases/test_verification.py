@@ -3,11 +3,15 @@ window with probe traffic, compares it with the baseline read before the switch,
 back automatically when it serves worse (against the live app over real HTTP)."""
 
 import pytest
+from django.urls import reverse
+
+from core.roles import RELEASE_MANAGER
 
 from releases import deployments as rules
 from releases import tasks, verification
 from releases.models import Deployment, DeploymentStatus, Environment
 from releases.services import Actor
+from tests.factories import UserFactory
 from tests.releases.test_deployment_rules import deployed, make_build, manager
 
 S = DeploymentStatus
@@ -84,7 +88,7 @@ def test_a_release_that_serves_well_passes_with_its_numbers(live_server, fast_sm
 
 @pytest.mark.django_db(transaction=True)
 def test_a_release_answering_500_fails_verification_and_is_rolled_back(
-    live_server, settings, fast_smoke
+    live_server, settings, fast_smoke, client
 ):
     settings.ROOT_URLCONF = "tests.support.failing_urls"
     staging = bake_on(live_server, ["/boom/"])
@@ -106,3 +110,8 @@ def test_a_release_answering_500_fails_verification_and_is_rolled_back(
     assert rollback.reason.startswith("verification failed: 5xx share")
     assert "verification: skipped for a rollback" in rollback.log
     assert rules.current_deployment(staging).build == good
+    # The Releases page says why, with the numbers that decided.
+    client.force_login(UserFactory(username="rm", is_staff=True, roles=[RELEASE_MANAGER]))
+    page = client.get(reverse("admin:releases_dashboard")).content.decode()
+    assert "verification <strong>failed: 5xx share 100.0%" in page
+    assert "(5xx 100 % vs" in page
