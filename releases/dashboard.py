@@ -169,9 +169,7 @@ def _migrations(action, environment, candidate, deployment) -> dict | None:
         irreversible_names=", ".join(map(schema.label, stuck)),
         backup=schema.backup_before(environment, behind) if behind else None,
     )
-    blocking = (
-        context["incompatible_behind"] if rollback else schema.incompatible(changes["apply"])
-    )
+    blocking = schema.blocking(changes, rollback)  # the gate's own rule
     context["needs_acknowledgement"] = bool(blocking) and deployment is None
     return context
 

@@ -271,8 +271,8 @@ def _check_migrations(environment, build, changes, rollback, acknowledge, revers
     """The backward-compatibility gate; returns whether the rollback reverses migrations."""
     if not changes["known"]:
         return False
+    blocking = schema.blocking(changes, rollback)
     if not rollback:
-        blocking = schema.incompatible(changes["apply"])
         if blocking and not acknowledge:
             _refuse(
                 MIGRATIONS_INCOMPATIBLE.format(
@@ -301,7 +301,6 @@ def _check_migrations(environment, build, changes, rollback, acknowledge, revers
                 "migrations_irreversible",
             )
         return True
-    blocking = schema.incompatible(behind)
     if blocking and not acknowledge:
         ways = ([REVERSE_WAY] if not schema.irreversible(behind) else []) + [restore]
         _refuse(

@@ -54,6 +54,14 @@ def incompatible(entries) -> list[dict]:
     return [entry for entry in entries if not entry.get("backward_compatible", False)]
 
 
+def blocking(changes: dict, rollback: bool) -> list[dict]:
+    """The migrations that stop this action unless acknowledged: the incompatible ones it
+    applies, or for a rollback the incompatible ones it leaves behind (none when unknown)."""
+    if not changes.get("known"):
+        return []
+    return incompatible(changes["leave_behind"] if rollback else changes["apply"])
+
+
 def irreversible(entries) -> list[dict]:
     return [entry for entry in entries if not entry.get("reversible", False)]
 
