@@ -7,7 +7,9 @@ Settings (Environment.deploy_settings["verify"]; absent or bake_seconds 0: skipp
   bake_seconds      how long to watch (e.g. 0 for staging, 300 for production)
   probe_paths       GET these during the bake (default ["/", "/api/v1/posts/"])
   probe_interval    seconds between probe rounds (default 0.2)
-  min_requests      fewer requests than this cannot fail on the error rate (default 20)
+  min_requests      fewer requests than this cannot fail on the error rate (default 20);
+                    probing goes on past the bake window until that many probes were
+                    answered, for at most max_extra_seconds more (default 60)
   max_error_rate    the 5xx share allowed (default 0.05) ...
   max_error_increase  ... or the baseline's plus this much, whichever is higher (0.01)
   max_p95_ratio     p95 may be this many times the baseline's (default 2.0) ...
@@ -30,6 +32,7 @@ DEFAULTS = {
     "probe_paths": ["/", "/api/v1/posts/"],
     "probe_interval": 0.2,
     "min_requests": 20,
+    "max_extra_seconds": 60,
     "max_error_rate": 0.05,
     "max_error_increase": 0.01,
     "max_p95_ratio": 2.0,
@@ -149,6 +152,14 @@ def verify(environment, before: Snapshot | None, log, cancelled: threading.Event
     )
     with probes:
         cancelled.wait(float(options["bake_seconds"]))
+        # A starved machine may have sent few probes in the window: wait for the answers a
+        # verdict needs (a positive signal), not for more time to pass.
+        if not cancelled.is_set() and not probes.reached(options["min_requests"]):
+            log(
+                f"verification: {probes.answered} probe answers so far; waiting for "
+                f"{options['min_requests']} (at most {options['max_extra_seconds']} s more)"
+            )
+            probes.reached(options["min_requests"], timeout=float(options["max_extra_seconds"]))
     now = scrape(environment.base_url, token).minus(start)
     result = judge(now, before, options)
     result["probes"] = probes.sent
@@ -191,7 +202,8 @@ class _Prober:
 
     def __init__(self, base_url: str, paths, interval: float):
         self.base, self.paths, self.interval = base_url.rstrip("/"), list(paths), interval
-        self.sent = 0
+        self.sent = self.answered = 0
+        self._answers = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="verification-probes")
 
@@ -199,6 +211,13 @@ class _Prober:
         if self.paths:
             self._thread.start()
         return self
+
+    def reached(self, count: int, timeout: float = 0) -> bool:
+        """Whether `count` probes got an HTTP answer, waiting up to `timeout` seconds."""
+        if not self.paths:
+            return True
+        with self._answers:
+            return self._answers.wait_for(lambda: self.answered >= count, timeout=timeout)
 
     def __exit__(self, *exc_info):
         self._stop.set()
@@ -212,9 +231,14 @@ class _Prober:
                     # The environment's own URL (release staff set it).
                     with urllib.request.urlopen(self.base + path, timeout=5):  # nosec B310
                         pass
+                    answered = True
                 except urllib.error.HTTPError:
-                    pass  # a 5xx is what the metrics count
+                    answered = True  # a 5xx is what the metrics count
                 except (urllib.error.URLError, OSError):
-                    pass
+                    answered = False
                 self.sent += 1
+                if answered:
+                    with self._answers:
+                        self.answered += 1
+                        self._answers.notify_all()
             self._stop.wait(self.interval)

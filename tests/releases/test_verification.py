@@ -49,16 +49,16 @@ def test_parse_leaves_out_probes_and_judges_error_share_and_p95():
     assert verification.judge(few, base, options)["passed"] is True
 
 
-def bake_on(live_server, paths):
+def bake_on(live_server, paths, bake_seconds=1.5, min_requests=5):
     Environment.objects.filter(slug="staging").update(
         base_url=live_server.url,
         deploy_settings={
             "check_commit": False,
             "verify": {
-                "bake_seconds": 1.5,
+                "bake_seconds": bake_seconds,
                 "probe_paths": paths,
                 "probe_interval": 0.02,
-                "min_requests": 5,
+                "min_requests": min_requests,
                 # Latency is judged in the unit test above; on a loaded CI machine an
                 # in-process server's p95 says more about the machine than the release.
                 "min_p95_seconds": 5,
@@ -87,6 +87,22 @@ def test_a_release_that_serves_well_passes_with_its_numbers(live_server, fast_sm
     assert deployment.verification["new"]["requests"] >= 5
     assert deployment.verification["baseline"] is not None
     assert "verification: baseline" in deployment.log and "passed" in deployment.log
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_window_too_short_for_a_verdict_probes_on_until_enough_answers(live_server, fast_smoke):
+    # 0.05 s holds at most a few probe rounds: verification waits for the 12 answers a
+    # verdict needs instead of judging on what little it saw.
+    staging = bake_on(live_server, ["/api/v1/posts/"], bake_seconds=0.05, min_requests=12)
+    deployment, _ = rules.request_deployment(
+        actor=Actor(user=manager()), environment=staging, build=make_build(4), reason="v"
+    )
+    tasks.run_environment_queue.call(staging.pk)
+    deployment.refresh_from_db()
+    assert deployment.status == S.SUCCEEDED, deployment.log
+    assert deployment.verification["probes"] >= 12
+    assert deployment.verification["new"]["requests"] >= 12
+    assert "waiting for 12" in deployment.log
 
 
 @pytest.mark.django_db(transaction=True)
