@@ -13,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from blog.models import ContentVersion, Post, PostStatus, PostTombstone
+from notifications import events
 
 _BUMP_SQL = "UPDATE blog_contentversion SET value = value + 1 WHERE id = 1 RETURNING value"
 _STATE_SQL = """
@@ -78,6 +79,8 @@ def mark_due_posts_published(now=None) -> int | None:
         version=F("version") + 1,
         updated_at=now,
     )
+    for post in Post.objects.filter(pk__in=ids):
+        events.emit("post.published", events.post_data(post))
     return seq
 
 

@@ -13,6 +13,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -34,6 +35,7 @@ from blog.models import (
 from blog.rendering import make_excerpt, reading_time_minutes, render_markdown
 from blog.search import refresh_search_vectors
 from blog.workflow import TRANSITIONS, can_write_posts, is_editor, may_edit, may_take
+from notifications import events
 
 # The fields a content save may change (status and version only change through services).
 CONTENT_FIELDS = (
@@ -221,6 +223,7 @@ def post_update(
     _record_revision(updated, user, note)
     refresh_search_vectors([post.pk])
     touch_post(updated)
+    announce(updated, was_visible=current.is_visible())
     _copy_state(updated, post)
     return post
 
@@ -288,6 +291,7 @@ def post_transition(
         )
 
     now = timezone.now()
+    was_visible = locked.is_visible(now)
     if action == "publish":
         # Publishing means visible now: keep a past (backdated) time, replace a future one.
         if locked.published_at is None or locked.published_at > now:
@@ -305,6 +309,7 @@ def post_transition(
     locked.save(update_fields=["status", "published_at", "version", "updated_at"])
     _record_revision(locked, user, transition.label)
     touch_post(locked)
+    announce(locked, was_visible=was_visible)
     _copy_state(locked, post)
     return post
 
@@ -397,13 +402,27 @@ def post_restore_from_trash(*, post: Post, user) -> Post:
 
 
 def _set_deleted_at(locked: Post, post: Post, user, deleted_at, note: str) -> Post:
+    was_visible = locked.is_visible()
     locked.deleted_at = deleted_at
     locked.version += 1
     locked.save(update_fields=["deleted_at", "version"])
     _record_revision(locked, user, note)
     touch_post(locked)
+    announce(locked, was_visible=was_visible)
     _copy_state(locked, post)
     return post
+
+
+def announce(post: Post, *, was_visible: bool) -> None:
+    """What readers' side learns of a change: a post appeared, changed while visible, or
+    went away (post.published / post.updated / post.unpublished)."""
+    visible = post.is_visible()
+    if visible and not was_visible:
+        events.emit("post.published", events.post_data(post))
+    elif was_visible and not visible:
+        events.emit("post.unpublished", events.post_data(post))
+    elif visible:
+        events.emit("post.updated", events.post_data(post))
 
 
 @transaction.atomic
@@ -516,6 +535,19 @@ def comment_submit(
     if throttle:
         _throttle_comments(ip_address)
     comment.save()
+    events.emit(
+        "comment.pending",
+        {
+            "comment": {
+                "id": comment.pk,
+                "author_name": comment.author_name,
+                "body_excerpt": comment.body[:280],
+                "created_at": events.iso(comment.created_at),
+                "url": events.absolute(reverse("admin:blog_comment_change", args=[comment.pk])),
+            },
+            **events.post_data(post),
+        },
+    )
     return comment
 
 

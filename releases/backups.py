@@ -6,12 +6,14 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from config.settings.database import database_from_url
 from config.settings.secret_files import read_secret
 from core import backups as dumps
 from core.backups import BackupError
+from notifications import events
 from releases.models import Backup, Deployment, Environment
 
 __all__ = ["BackupError", "database_config", "take", "claim_due", "run_claimed", "health"]
@@ -83,10 +85,10 @@ def take(environment: Environment, *, trigger: str, deployment=None, log=print, 
             say=log,
         )
     except BackupError as error:
-        Backup.objects.filter(pk=row.pk).update(error=str(error), finished_at=timezone.now())
+        _failed(row, str(error))
         raise
     except Exception as error:  # a storage or driver failure is a failed backup too
-        Backup.objects.filter(pk=row.pk).update(error=repr(error), finished_at=timezone.now())
+        _failed(row, repr(error))
         raise BackupError(f"backup crashed: {error!r}") from error
     Backup.objects.filter(pk=row.pk).update(
         succeeded=True,
@@ -99,6 +101,27 @@ def take(environment: Environment, *, trigger: str, deployment=None, log=print, 
         Deployment.objects.filter(pk=deployment.pk).update(backup=row)
     row.refresh_from_db()
     return row
+
+
+def _failed(row: Backup, error: str) -> None:
+    """Record a failed backup and tell whoever listens (backup.failed)."""
+    now = timezone.now()
+    with transaction.atomic():
+        Backup.objects.filter(pk=row.pk).update(error=error, finished_at=now)
+        events.emit(
+            "backup.failed",
+            {
+                "backup": {
+                    "id": row.pk,
+                    "trigger": row.trigger,
+                    "started_at": events.iso(row.started_at),
+                    "finished_at": events.iso(now),
+                    "error": error[:1000],
+                    "url": events.absolute(reverse("admin:releases_backup_change", args=[row.pk])),
+                },
+                "environment": events.environment_data(row.environment),
+            },
+        )
 
 
 def scheduled_moment(environment: Environment, now: datetime.datetime):

@@ -11,6 +11,7 @@ import datetime
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import Conflict
@@ -24,6 +25,7 @@ from releases.models import (
     DeploymentStatus,
     Environment,
 )
+from notifications import events
 from releases import schema
 from releases.services import Actor, audit
 from releases.stages import NOT_PASSED
@@ -264,6 +266,8 @@ def request_deployment(
         audit(actor, "deployment.break_glass", obj=deployment, freeze=frozen_why, reason=reason)
     if deployment.status == S.QUEUED:
         _wake_worker(environment)
+    else:
+        events.emit("approval.requested", events.deployment_data(deployment))
     return deployment, True
 
 
@@ -340,6 +344,24 @@ def lapse_expired_approvals(now=None) -> int:
         deployment.save(update_fields=["status", "finished_at", "log"])
         audit(Actor(), "deployment.expire", obj=deployment)
     return len(expired)
+
+
+def remind_expiring_approvals(now=None) -> int:
+    """Requests that lapse within NOTIFICATIONS_APPROVAL_REMINDER_MINUTES get one reminder
+    (approval.expiring, once per request however many workers look)."""
+    now = now or timezone.now()
+    soon = now + datetime.timedelta(minutes=settings.NOTIFICATIONS_APPROVAL_REMINDER_MINUTES)
+    expiring = Deployment.objects.filter(
+        status=S.AWAITING_APPROVAL, approval_expires_at__gt=now, approval_expires_at__lte=soon
+    ).select_related("build", "environment", "requested_by")
+    reminded = 0
+    for deployment in expiring:
+        with transaction.atomic():
+            key = f"approval.expiring:{deployment.pk}"
+            data = events.deployment_data(deployment)
+            if events.emit("approval.expiring", data, dedupe_key=key) is not None:
+                reminded += 1
+    return reminded
 
 
 @transaction.atomic
@@ -438,6 +460,7 @@ def cancel(*, actor: Actor, deployment: Deployment, reason: str = "") -> Deploym
     deployment.status, deployment.finished_at = S.CANCELLED, now
     deployment.save(update_fields=["status", "finished_at"])
     audit(actor, "deployment.cancel", obj=deployment, reason=reason)
+    notify_outcome(deployment)
     return deployment
 
 
@@ -459,6 +482,7 @@ def start_next(environment: Environment) -> Deployment | None:
     deployment.status, deployment.started_at, deployment.heartbeat_at = S.RUNNING, now, now
     deployment.save(update_fields=["status", "started_at", "heartbeat_at"])
     audit(Actor(), "deployment.start", obj=deployment)
+    events.emit("deployment.started", events.deployment_data(deployment))
     return deployment
 
 
@@ -492,8 +516,23 @@ def finish(*, deployment: Deployment, succeeded: bool, log: str = "", smoke=None
         deployment.smoke_result = smoke
     deployment.save(update_fields=["status", "finished_at", "log", "smoke_result"])
     audit(Actor(), "deployment.finish", obj=deployment, status=deployment.status)
+    notify_outcome(deployment)
     deployment.late_result = False  # this call decided the outcome
     return deployment
+
+
+def notify_outcome(deployment: Deployment) -> None:
+    """The events a finished deployment sends: its outcome, and a rollback's own."""
+    data = events.deployment_data(deployment)
+    outcome = {
+        S.SUCCEEDED: "deployment.succeeded",
+        S.FAILED: "deployment.failed",
+        S.CANCELLED: "deployment.cancelled",
+    }.get(deployment.status)
+    if outcome:
+        events.emit(outcome, data)
+    if deployment.status == S.SUCCEEDED and deployment.kind == DeploymentKind.ROLLBACK:
+        events.emit("deployment.rolled_back", data)
 
 
 def previous_good_build(environment: Environment) -> Build | None:
@@ -591,6 +630,17 @@ def set_freeze(
         until=until.isoformat() if until else None,
         starts=starts.isoformat() if until and starts else None,
         reason=reason,
+    )
+    events.emit(
+        "environment.frozen" if until else "environment.unfrozen",
+        {
+            "environment": events.environment_data(environment),
+            "from": events.iso(starts) if until else None,
+            "until": events.iso(until),
+            "reason": reason,
+            "by": actor.user.get_username() if actor.user is not None else actor.oidc_subject,
+            "url": events.absolute(reverse("admin:releases_dashboard")),
+        },
     )
 
 

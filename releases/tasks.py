@@ -18,6 +18,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from core.request_id import DEPLOYMENT_ID, REQUEST_ID
+from notifications import events
 from releases import backups, deployments, schema, verification
 from releases.backends import BackendError, backend_for
 from releases.models import Deployment, DeploymentKind, DeploymentStatus, Environment
@@ -264,6 +265,7 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
             Deployment.objects.filter(pk=deployment.pk).update(verification=verdict)
             if not verdict["passed"]:
                 smoke = {**smoke, "error": f"verification failed: {verdict['reason']}"}
+                notify_verification_failed(deployment, verdict)
             succeeded = verdict["passed"] and not cancelled.is_set()
     except BackendError as error:
         _log(deployment, f"backend error: {error}")
@@ -299,6 +301,14 @@ def _execute(deployment: Deployment, cancelled: threading.Event) -> Deployment:
     except deployments.Refused as refused:
         _log(finished, f"no automatic rollback: {' '.join(refused.messages)}")
     return finished
+
+
+def notify_verification_failed(deployment: Deployment, verdict: dict) -> None:
+    deployment.refresh_from_db()
+    events.emit(
+        "verification.failed",
+        {**events.deployment_data(deployment), "verification": verdict},
+    )
 
 
 def _bakes(deployment: Deployment) -> bool:

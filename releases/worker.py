@@ -112,6 +112,7 @@ class Upkeep:
             "deployments_recovered": recover_stale_deployments(now),
             "tasks_failed": fail_orphaned_tasks(now),
             "approvals_lapsed": deployments.lapse_expired_approvals(now),
+            "approvals_reminded": deployments.remind_expiring_approvals(now),
             "queues_woken": wake_stalled_queues(),
             "backups_started": self.start_due_backups(now),
         }

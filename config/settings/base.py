@@ -6,6 +6,7 @@ from pathlib import Path
 from django.utils.csp import CSP
 
 from config.settings.database import database_from_url
+from config.settings.mailers import mailers_from
 from config.settings.secret_files import SecretFileEnv
 from core.sentry import init_sentry
 
@@ -68,6 +69,7 @@ LOCAL_APPS = [
     "core",
     "blog",
     "releases",
+    "notifications",
 ]
 # django_tasks_db comes after `releases`, whose db_worker command (with heartbeat and
 # recovery) wraps and replaces the plain one.
@@ -238,6 +240,30 @@ RELEASES_SMOKE_BACKOFF = env.float("RELEASES_SMOKE_BACKOFF", default=2.0)
 RELEASES_SMOKE_TIMEOUT = env.int("RELEASES_SMOKE_TIMEOUT", default=120)
 # Hours a production deployment request waits for its approval before it lapses.
 RELEASES_APPROVAL_HOURS = env.int("RELEASES_APPROVAL_HOURS", default=24)
+# Outbound notifications (notifications/): webhooks, chat, email, GitLab write-back, sent by
+# the worker. Attempts per delivery, backoff (full jitter, doubling from the base up to the
+# cap), one attempt's timeout, failed attempts in a row that pause a subscription, sender
+# threads, the dispatcher's poll, and how long before an approval lapses its reminder goes.
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=8)
+NOTIFICATIONS_BACKOFF_SECONDS = env.float("NOTIFICATIONS_BACKOFF_SECONDS", default=30.0)
+NOTIFICATIONS_BACKOFF_MAX_SECONDS = env.float("NOTIFICATIONS_BACKOFF_MAX_SECONDS", default=3600.0)
+NOTIFICATIONS_TIMEOUT = env.float("NOTIFICATIONS_TIMEOUT", default=10.0)
+NOTIFICATIONS_PAUSE_AFTER = env.int("NOTIFICATIONS_PAUSE_AFTER", default=20)
+NOTIFICATIONS_THREADS = env.int("NOTIFICATIONS_THREADS", default=4)
+NOTIFICATIONS_POLL_SECONDS = env.float("NOTIFICATIONS_POLL_SECONDS", default=1.0)
+NOTIFICATIONS_APPROVAL_REMINDER_MINUTES = env.int(
+    "NOTIFICATIONS_APPROVAL_REMINDER_MINUTES", default=120
+)
+# GitLab write-back (Deployments API): all three set, or off. The token (api scope) may
+# come from a file: GITLAB_API_TOKEN_FILE.
+GITLAB_URL = env("GITLAB_URL", default="").rstrip("/")
+GITLAB_PROJECT = env("GITLAB_PROJECT", default="")
+GITLAB_API_TOKEN = env("GITLAB_API_TOKEN", default="")
+# Email (approvers, requesters): EMAIL_URL as django-environ reads it, e.g.
+# smtp+tls://user:password@smtp.example.com:587; the console by default.
+MAILERS = mailers_from(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="releases@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Largest JSON body the CI API accepts (bytes).
 RELEASES_MAX_BODY_BYTES = env.int("RELEASES_MAX_BODY_BYTES", default=64 * 1024)
 # A refused (413) body up to this size is read off the connection so keep-alive goes on.

@@ -1,11 +1,13 @@
 """`manage.py db_worker`: django-tasks-db's worker with this project's upkeep beside it
-(a heartbeat, and recovery of dead workers' deployments at start and on a timer)."""
+(a heartbeat, and recovery of dead workers' deployments at start and on a timer) and the
+notifications dispatcher (webhooks, chat, email, GitLab) on threads of its own."""
 
 import os
 
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as TasksDbWorkerCommand
 
+from notifications.dispatch import Dispatcher
 from releases.worker import Upkeep
 
 
@@ -16,11 +18,14 @@ class Command(TasksDbWorkerCommand):
         # With --reload the parent only watches files; the child process does the work.
         watcher = options.get("reload") and os.environ.get(DJANGO_AUTORELOAD_ENV) != "true"
         upkeep = None if watcher else Upkeep(options["worker_id"])
+        dispatcher = None if watcher else Dispatcher()
         if upkeep is not None:
             # A --batch run recovers once at start; a long-running one also on a timer.
             upkeep.start(background=not options.get("batch"))
+            dispatcher.start()
         try:
             super().handle(*args, **options)
         finally:
             if upkeep is not None:
+                dispatcher.stop()
                 upkeep.stop()

@@ -1,0 +1,1 @@
+"""Outbound notifications: signed webhooks, chat, email and GitLab write-back."""
