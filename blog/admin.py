@@ -16,7 +16,16 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
 from blog import errors, services
-from blog.models import AuthorProfile, Category, Comment, CommentStatus, Post, Revision, Tag
+from blog.models import (
+    AuthorProfile,
+    Category,
+    Comment,
+    CommentStatus,
+    Post,
+    PostStatus,
+    Revision,
+    Tag,
+)
 from blog.search import refresh_search_vectors
 from blog.seo import absolute
 from blog.workflow import TRANSITIONS, available_actions, is_editor, may_edit
@@ -76,7 +85,18 @@ class PostAdminForm(forms.ModelForm):
                 raise forms.ValidationError(str(error), code="stale")
             except PermissionDenied as error:
                 raise forms.ValidationError(str(error), code="permission")
+        # The status is not a field here, so the model's own check of this rule is skipped.
+        unpublished = (PostStatus.DRAFT, PostStatus.IN_REVIEW)
+        if self.instance.pk and self.instance.status not in unpublished:
+            if "published_at" in self.fields and not cleaned.get("published_at"):
+                self.add_error("published_at", PUBLISH_TIME_NEEDED)
         return cleaned
+
+
+PUBLISH_TIME_NEEDED = (
+    "A post that has been published or scheduled keeps its publish time; to take it down, "
+    "use Unpublish."
+)
 
 
 @admin.register(Post)
