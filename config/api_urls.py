@@ -15,5 +15,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("releases/", include("releases.api.urls")),
+    path("notifications/", include("notifications.urls")),
     path("", include("blog.api.urls")),
 ]

@@ -30,6 +30,12 @@ class SubscriptionForm(forms.ModelForm):
             choice for choice in self.fields["events"].choices if choice[0] in allowed
         ]
 
+    def clean_secret(self):
+        return services.clean_secret(self.cleaned_data["secret"])
+
+    def clean_url(self):
+        return services.clean_url(self.cleaned_data["url"])
+
     def clean_events(self):
         try:
             return services.clean_events(self.user, self.cleaned_data["events"])

@@ -53,6 +53,10 @@ def claim(limit: int, now=None) -> list[int]:
 def deliver(delivery_id: int) -> Delivery:
     """One attempt at one claimed delivery, recorded; the delivery's next state decided."""
     delivery = Delivery.objects.select_related("event", "subscription").get(pk=delivery_id)
+    if delivery.subscription_id and not delivery.subscription.sending:
+        # Paused (or switched off) since it was claimed: it waits, untried.
+        Delivery.objects.filter(pk=delivery.pk).update(claimed_until=None)
+        return delivery
     started = timezone.now()
     outcome = channels.send(delivery)
     number = delivery.attempts + 1

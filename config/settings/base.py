@@ -254,6 +254,8 @@ NOTIFICATIONS_POLL_SECONDS = env.float("NOTIFICATIONS_POLL_SECONDS", default=1.0
 NOTIFICATIONS_APPROVAL_REMINDER_MINUTES = env.int(
     "NOTIFICATIONS_APPROVAL_REMINDER_MINUTES", default=120
 )
+# Subscriptions to plain-http endpoints (local receivers); https only when false.
+NOTIFICATIONS_ALLOW_HTTP = env.bool("NOTIFICATIONS_ALLOW_HTTP", default=True)
 # GitLab write-back (Deployments API): all three set, or off. The token (api scope) may
 # come from a file: GITLAB_API_TOKEN_FILE.
 GITLAB_URL = env("GITLAB_URL", default="").rstrip("/")

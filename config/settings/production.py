@@ -46,6 +46,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Webhook bodies are signed but not encrypted: endpoints are https:// in production.
+NOTIFICATIONS_ALLOW_HTTP = env.bool("NOTIFICATIONS_ALLOW_HTTP", default=False)
 
 # STATIC: hashed, compressed files served by whitenoise (collectstatic runs at image build).
 MIDDLEWARE = list(MIDDLEWARE)  # right after SecurityMiddleware, as whitenoise asks

@@ -2,10 +2,27 @@
 
 import time
 
+import jsonschema
 import pytest
 
-from notifications import dispatch
-from notifications.models import Delivery, Subscription
+from notifications import dispatch, payloads
+from notifications.channels import envelope
+from notifications.models import Delivery, Event, Subscription
+
+
+@pytest.fixture(autouse=True)
+def payloads_match_their_documented_schema(db):
+    """Every event the real flows wrote in a test is checked against its JSON Schema (after
+    the test, before its database is rolled back)."""
+    yield
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    for event in Event.objects.all():
+        jsonschema.validate(
+            envelope(event),
+            payloads.schema_for(event.type),
+            cls=jsonschema.Draft202012Validator,
+            format_checker=checker,
+        )
 
 
 @pytest.fixture

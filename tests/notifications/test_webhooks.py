@@ -9,7 +9,7 @@ from django.urls import reverse
 from standardwebhooks import Webhook
 
 from core.roles import EDITOR, RELEASE_MANAGER
-from notifications.models import Attempt, Delivery, Event, Subscription
+from notifications.models import Attempt, Delivery, Event, Subscription, new_secret
 from releases import deployments as rules
 from releases import tasks
 from releases.models import DeploymentStatus, Environment
@@ -19,6 +19,7 @@ from tests.notifications.conftest import send_until_settled, subscribe
 from tests.releases.test_deployment_rules import make_build, manager
 from tests.support.receivers import HANG, Receiver
 
+SECRET = new_secret()
 RELEASE_EVENTS = ["deployment.started", "deployment.succeeded", "environment.frozen"]
 
 
@@ -178,7 +179,7 @@ def test_editors_subscribe_to_content_events_only(client):
             "format": "standard",
             "events": ["deployment.failed"],
             "active": "on",
-            "secret": "whsec_c2VjcmV0",
+            "secret": SECRET,
         },
     )
     assert refused.status_code == 200 and not Subscription.objects.exists()
@@ -190,7 +191,7 @@ def test_editors_subscribe_to_content_events_only(client):
             "format": "standard",
             "events": ["post.published", "post.updated"],
             "active": "on",
-            "secret": "whsec_c2VjcmV0",
+            "secret": SECRET,
         },
     )
     assert saved.status_code == 302
