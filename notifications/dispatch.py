@@ -34,8 +34,14 @@ def claim(limit: int, now=None) -> list[int]:
     """Due deliveries nobody else is sending, claimed for one send's time."""
     now = now or timezone.now()
     lease = datetime.timedelta(seconds=settings.NOTIFICATIONS_TIMEOUT * 3 + 30)
+    # One delivery in flight per endpoint: a receiver that hangs holds one sender thread,
+    # never all of them (the others' deliveries go on), and an endpoint gets its events in
+    # order as long as none fails.
+    in_flight = Delivery.objects.filter(claimed_until__gte=now, subscription__isnull=False).values(
+        "subscription_id"
+    )
     with transaction.atomic():
-        ids = list(
+        rows = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
@@ -43,9 +49,19 @@ def claim(limit: int, now=None) -> list[int]:
                 Q(subscription__isnull=True)
                 | Q(subscription__active=True, subscription__paused_at__isnull=True)
             )
+            .exclude(subscription_id__in=in_flight)
             .order_by("next_attempt_at", "id")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "subscription_id")[: limit * 4]
         )
+        ids, endpoints = [], set()
+        for pk, subscription_id in rows:
+            if subscription_id is not None:
+                if subscription_id in endpoints:
+                    continue
+                endpoints.add(subscription_id)
+            ids.append(pk)
+            if len(ids) == limit:
+                break
         Delivery.objects.filter(pk__in=ids).update(claimed_until=now + lease)
     return ids
 

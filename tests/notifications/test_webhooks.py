@@ -199,15 +199,17 @@ def test_editors_subscribe_to_content_events_only(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_hanging_receiver_never_holds_up_a_deployment(settings):
+def test_a_hanging_receiver_holds_up_neither_a_deployment_nor_other_endpoints(settings):
     """The worker's dispatcher sends on threads of its own: a deployment runs to the end
-    while a receiver holds an earlier delivery open (released only afterwards)."""
+    while a receiver holds an earlier delivery open (released only afterwards), and other
+    endpoints get their events meanwhile."""
     from notifications.dispatch import Dispatcher
 
     settings.NOTIFICATIONS_TIMEOUT = 60
     Environment.objects.filter(slug="staging").update(deploy_settings={"check_commit": False})
-    with Receiver(script=[HANG, 200]) as receiver:
+    with Receiver(script=[HANG, 200]) as receiver, Receiver() as other:
         subscribe(receiver.url, RELEASE_EVENTS)
+        subscribe(other.url, RELEASE_EVENTS)
         dispatcher = Dispatcher(threads=2, poll=0.05)
         dispatcher.start()
         try:
@@ -220,7 +222,10 @@ def test_a_hanging_receiver_never_holds_up_a_deployment(settings):
             tasks.run_environment_queue.call(staging().pk)
             deployment.refresh_from_db()
             assert deployment.status == DeploymentStatus.SUCCEEDED
+            # Another endpoint gets every event meanwhile: the hanging one holds one sender.
+            other.wait_for(3)
             assert not receiver._release.is_set()  # the first delivery is still held open
+            assert len(receiver.requests) == 1  # one in flight per endpoint, in order
             receiver.release()
             receiver.wait_for(3)  # frozen (released), then started and succeeded
         finally:
