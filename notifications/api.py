@@ -182,13 +182,23 @@ class _CanViewDeliveries(IsAuthenticated):
         return request.user.has_perm("notifications.view_delivery")
 
 
+class EventTypeSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    group = serializers.ChoiceField(choices=[events.RELEASE, events.CONTENT])
+    description = serializers.CharField()
+    allowed = serializers.BooleanField(help_text="Whether you may subscribe to it.")
+    schema = serializers.JSONField(help_text="JSON Schema (2020-12) of the whole body.")
+
+
 class EventTypesView(APIView):
     """The event catalogue: every type, its group, what it means, and whether you may
     subscribe to it."""
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(summary="Event types you can subscribe to")
+    @extend_schema(
+        summary="Event types you can subscribe to", responses=EventTypeSerializer(many=True)
+    )
     def get(self, request):
         allowed = set(services.allowed_events(request.user))
         return Response(

@@ -143,6 +143,8 @@ def approvers_emails(exclude_user_id=None) -> list[str]:
 
 def email_recipients(event_type: str, data: dict) -> list[str]:
     """Approvers hear of a request (and of its lapse); the requester hears the outcome."""
+    if not settings.NOTIFICATIONS_EMAIL:
+        return []
     deployment = data.get("deployment") or {}
     if event_type in ("approval.requested", "approval.expiring"):
         return approvers_emails(exclude_user_id=deployment.get("requested_by_id"))

@@ -265,6 +265,8 @@ GITLAB_API_TOKEN = env("GITLAB_API_TOKEN", default="")
 # smtp+tls://user:password@smtp.example.com:587; the console by default.
 MAILERS = mailers_from(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="releases@localhost")
+# Email notifications on (approvers, requesters); production turns them off without EMAIL_URL.
+NOTIFICATIONS_EMAIL = env.bool("NOTIFICATIONS_EMAIL", default=True)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Largest JSON body the CI API accepts (bytes).
 RELEASES_MAX_BODY_BYTES = env.int("RELEASES_MAX_BODY_BYTES", default=64 * 1024)

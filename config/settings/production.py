@@ -46,6 +46,11 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Email is off until EMAIL_URL names a server: Django's deploy check refuses the console
+# backend, and approvers should not be told they get mail that goes nowhere.
+if not env("EMAIL_URL", default=""):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend"}}
+    NOTIFICATIONS_EMAIL = False
 # Webhook bodies are signed but not encrypted: endpoints are https:// in production.
 NOTIFICATIONS_ALLOW_HTTP = env.bool("NOTIFICATIONS_ALLOW_HTTP", default=False)
 
