@@ -132,6 +132,10 @@ class BuildSerializer(serializers.ModelSerializer):
     missing_stages = serializers.SerializerMethodField()
     stages = serializers.SerializerMethodField(help_text="The current result of each stage.")
     image = serializers.CharField(source="image_reference", read_only=True)
+    digest = serializers.CharField(
+        read_only=True,
+        help_text="sha256:<64 hex>, or an empty string while the image is not pushed yet.",
+    )
 
     class Meta:
         model = Build
