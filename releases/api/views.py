@@ -215,7 +215,12 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(request=DeployRequestSerializer, responses={201: DeploymentSerializer})
+    @extend_schema(
+        request=DeployRequestSerializer,
+        responses={201: DeploymentSerializer, 200: DeploymentSerializer},
+        description="201: a new request. 200: the same build was already requested here and is "
+        "still active: that request is returned (two people clicking at once make one).",
+    )
     @action(detail=True, methods=["post"])
     def deploy(self, request, slug=None):
         environment = self.get_object()
@@ -232,7 +237,12 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
         )
         return self._answer(deployment, created)
 
-    @extend_schema(request=PromoteRequestSerializer, responses={201: DeploymentSerializer})
+    @extend_schema(
+        request=PromoteRequestSerializer,
+        responses={201: DeploymentSerializer, 200: DeploymentSerializer},
+        description="201: a new request. 200: the same build was already requested here and is "
+        "still active: that request is returned (two people clicking at once make one).",
+    )
     @action(detail=True, methods=["post"])
     def promote(self, request, slug=None):
         environment = self.get_object()

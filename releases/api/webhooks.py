@@ -14,7 +14,7 @@ import time
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -72,6 +72,42 @@ def signature_problem(meta, body: bytes) -> str | None:
     return "no matching webhook signature"
 
 
+GITLAB_EVENT_SCHEMA = {
+    "type": "object",
+    "description": "GitLab's Pipeline Hook or Job Hook body, as its webhook documentation shows "
+    "(only the fields used here are listed; the rest are kept and ignored).",
+    "properties": {
+        "object_kind": {"type": "string", "enum": ["pipeline", "build"]},
+        "object_attributes": {
+            "type": "object",
+            "description": "Pipeline Hook: id, ref, sha, status, created_at, finished_at.",
+        },
+        "builds": {"type": "array", "items": {"type": "object"}, "description": "Pipeline Hook."},
+        "project": {"type": "object", "description": "path_with_namespace, web_url."},
+        "commit": {"type": "object"},
+        "build_id": {"type": "integer", "description": "Job Hook: the job id."},
+        "build_name": {"type": "string"},
+        "build_stage": {"type": "string"},
+        "build_status": {"type": "string"},
+        "build_allow_failure": {"type": "boolean"},
+        "sha": {"type": "string", "description": "Job Hook: the commit SHA."},
+        "ref": {"type": "string"},
+        "pipeline_id": {"type": "integer"},
+    },
+    "additionalProperties": True,
+}
+DELIVERY_ANSWER = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["processed", "ignored", "failed", "duplicate"]},
+        "delivery_id": {"type": "string", "nullable": True},
+        "delivery": {"type": "integer", "description": "The recorded delivery."},
+        "detail": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
 class GitLabWebhookView(APIView):
     """POST target of a GitLab project webhook (Pipeline and Job events)."""
 
@@ -81,8 +117,60 @@ class GitLabWebhookView(APIView):
 
     @extend_schema(
         summary="GitLab webhook (Pipeline Hook, Job Hook)",
-        request=None,
-        responses={200: OpenApiResponse(description="processed, ignored or duplicate"), 401: None},
+        description="GitLab's documented webhook events; a build's stages are recorded from "
+        "them. Authenticated deliveries always get a 2xx (GitLab disables hooks that keep "
+        "failing), with what was done; duplicates (same delivery id) change nothing.",
+        parameters=[
+            OpenApiParameter(
+                "X-Gitlab-Token",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="The project webhook's secret token.",
+            ),
+            OpenApiParameter(
+                "X-Gitlab-Event",
+                str,
+                OpenApiParameter.HEADER,
+                enum=["Pipeline Hook", "Job Hook"],
+                description="The event kind.",
+            ),
+            OpenApiParameter(
+                "X-Gitlab-Webhook-UUID",
+                str,
+                OpenApiParameter.HEADER,
+                description="GitLab's delivery id (duplicates are recognised).",
+            ),
+            OpenApiParameter("X-Gitlab-Event-UUID", str, OpenApiParameter.HEADER),
+            OpenApiParameter("X-Gitlab-Instance", str, OpenApiParameter.HEADER),
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="A delivery id, when GitLab sends one.",
+            ),
+            OpenApiParameter(
+                "webhook-id",
+                str,
+                OpenApiParameter.HEADER,
+                description="Signed webhooks (Standard Webhooks): the message id.",
+            ),
+            OpenApiParameter("webhook-timestamp", int, OpenApiParameter.HEADER),
+            OpenApiParameter(
+                "webhook-signature",
+                str,
+                OpenApiParameter.HEADER,
+                description="v1,<base64 HMAC-SHA256>; required when "
+                "GITLAB_WEBHOOK_SIGNING_TOKEN is set.",
+            ),
+        ],
+        request={"application/json": GITLAB_EVENT_SCHEMA},
+        responses={
+            200: OpenApiResponse(
+                response=DELIVERY_ANSWER, description="processed, ignored or duplicate"
+            ),
+            401: OpenApiResponse(description="Bad or missing token or signature."),
+        },
     )
     def post(self, request):
         meta = request.META

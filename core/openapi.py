@@ -1,0 +1,154 @@
+"""The OpenAPI contract beyond what drf-spectacular infers: the shared error body on every
+operation with the statuses it can really answer, the headers (RateLimit-*, Retry-After,
+ETag/Last-Modified, If-None-Match/If-Match), and optional auth on anonymous reads."""
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.request import Request
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": (
+        "Every error answer. `detail` says what is wrong; `code` names the rule (e.g. "
+        "`stale`, `frozen`, `not_awaiting`, `throttled`); a 400 for bad fields has one "
+        "entry per field instead, each a list of messages."
+    ),
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "current_version": {"type": "integer", "description": "412 `stale`: the post's version."},
+        "current_etag": {"type": "string", "description": "412 `stale`: the post's ETag."},
+    },
+    # A field's messages (400): a list of strings, or an object for a nested field.
+    "additionalProperties": True,
+    "example": {"detail": "Staging is frozen until 18:00 UTC: release freeze.", "code": "frozen"},
+}
+ERRORS = {
+    "304": "Not modified: the ETag in If-None-Match (or If-Modified-Since) still holds.",
+    "400": "Bad input: field messages, or `detail`.",
+    "401": "Credentials missing, expired or invalid.",
+    "403": "Not allowed for this user, token scope or role (`detail` says which rule).",
+    "404": "No such object (or not visible to you).",
+    "409": "Refused by a rule in this state (`code` names it).",
+    "412": "If-Match does not match: someone changed it since you read it (`code: stale`).",
+    "413": "The request body is too large.",
+    "429": "Too many requests: wait Retry-After seconds.",
+    "503": "The database cannot be reached right now: retry after Retry-After seconds.",
+}
+RATE_HEADERS = {
+    "RateLimit-Limit": "Requests allowed in the window.",
+    "RateLimit-Remaining": "Requests left in the window.",
+    "RateLimit-Reset": "Seconds until the window resets.",
+}
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class ContractAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema with the project's cross-cutting contract added."""
+
+    def _is_blog_read(self) -> bool:
+        return self.method == "GET" and type(self.view).__module__ == "blog.api.views"
+
+    def _takes_if_match(self) -> bool:
+        return self.method in {"PUT", "PATCH", "POST"} and (
+            type(self.view).__name__ == "PostViewSet" and "{slug}" in self.path
+        )
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        header = OpenApiParameter.HEADER
+        if self._is_blog_read():
+            parameters += [
+                OpenApiParameter(
+                    "If-None-Match", str, header, description="An ETag you hold: 304 if current."
+                ),
+                OpenApiParameter("ETag", str, header, response=["200"], description="Validator."),
+                OpenApiParameter(
+                    "Last-Modified", str, header, response=["200"], description="HTTP date."
+                ),
+            ]
+        if self._takes_if_match():
+            parameters.append(
+                OpenApiParameter(
+                    "If-Match",
+                    str,
+                    header,
+                    description="The ETag you read: the write is refused (412) if it changed.",
+                )
+            )
+        for name, text in RATE_HEADERS.items():
+            parameters.append(
+                OpenApiParameter(name, OpenApiTypes.INT, header, response=True, description=text)
+            )
+        parameters.append(
+            OpenApiParameter(
+                "Retry-After",
+                OpenApiTypes.INT,
+                header,
+                response=["429", "503"],
+                description="Seconds to wait.",
+            )
+        )
+        return parameters
+
+    def get_auth(self):
+        auth = super().get_auth()
+        if auth and {} not in auth and self.method == "GET" and self._anonymous_may_read():
+            auth = [*auth, {}]  # optional: anonymous reads are allowed
+        return auth
+
+    def _anonymous_may_read(self) -> bool:
+        raw = HttpRequest()
+        raw.method = self.method
+        request = Request(raw)
+        request.user = AnonymousUser()
+        try:
+            return all(p.has_permission(request, self.view) for p in self.view.get_permissions())
+        except Exception:  # a permission that needs more of the request: say not
+            return False
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        error = self.registry.register_on_missing(
+            ResolvedComponent(
+                name="Error", type=ResolvedComponent.SCHEMA, object="Error", schema=ERROR_SCHEMA
+            )
+        )
+        error_ref = {"$ref": "#/components/schemas/Error"} if error is None else error.ref
+        for code in {*self._error_codes(), *(c for c in responses if c[0] in "45")}:
+            if "content" in responses.get(code, {}):
+                continue  # the view documents its own body for this status
+            if code == "304":
+                responses[code] = {"description": ERRORS[code]}
+                continue
+            responses[code] = {
+                "description": ERRORS[code],
+                "content": {"application/json": {"schema": error_ref}},
+            }
+            headers = self._get_response_headers_for_code(code, direction)
+            if headers:
+                responses[code]["headers"] = headers
+        return dict(sorted(responses.items()))
+
+    def _error_codes(self) -> list[str]:
+        auth = self.get_auth()
+        codes = ["400", "429", "503"]
+        if self._is_blog_read():
+            codes.append("304")
+        if auth:
+            codes.append("401")
+            if {} not in auth or self.method in UNSAFE:
+                codes.append("403")
+        if "{" in self.path:
+            codes.append("404")
+        if self.method in UNSAFE:
+            codes += ["409", "413"]
+        if self._takes_if_match():
+            codes.append("412")
+        return codes
