@@ -1,6 +1,7 @@
 """Serializers of the CI API: build and stage reports in, builds with their stages out."""
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -371,6 +372,30 @@ class RollbackRequestSerializer(serializers.Serializer):
     acknowledge_migrations = serializers.CharField(
         max_length=500, required=False, default="", allow_blank=True, help_text=ACKNOWLEDGE_HELP
     )
+
+
+class ReasonSerializer(serializers.Serializer):
+    """Why: required to veto or pin (context "required"), optional to undo."""
+
+    reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+    def validate_reason(self, value):
+        if self.context.get("required", True) and not value.strip():
+            raise serializers.ValidationError("Say why.")
+        return value.strip()
+
+
+class FreezeRequestSerializer(serializers.Serializer):
+    until = serializers.DateTimeField(help_text="When the freeze ends (in the future).")
+    starts = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When it begins; default now."
+    )
+    reason = serializers.CharField(max_length=500)
+
+    def validate_until(self, value):
+        if value <= timezone.now():
+            raise serializers.ValidationError("A freeze must end in the future.")
+        return value
 
 
 class DecisionSerializer(serializers.Serializer):

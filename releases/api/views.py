@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
@@ -29,8 +30,10 @@ from releases.api.serializers import (
     DeploymentSerializer,
     DeployRequestSerializer,
     EnvironmentSerializer,
+    FreezeRequestSerializer,
     MigrationChangesSerializer,
     PromoteRequestSerializer,
+    ReasonSerializer,
     RollbackRequestSerializer,
     StageReportSerializer,
     StageResultSerializer,
@@ -75,6 +78,8 @@ class BuildViewSet(
     def get_permissions(self):
         if self.action in ("create", "report_stage"):
             return [CanWriteBuilds()]
+        if self.action in ("mark_bad", "unmark_bad"):
+            return [IsAuthenticated()]  # the service's authorize decides who (users only)
         return [CanReadBuilds()]
 
     def get_queryset(self):
@@ -148,6 +153,44 @@ class BuildViewSet(
         }
         return Response(body, status=status.HTTP_201_CREATED if outcome.created else 200)
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "repository", str, description="Needed when several repositories share the tag."
+            )
+        ],
+    )
+    def retrieve(self, request, pk=None):
+        """A build by id or by tag (as the stage endpoint takes it)."""
+        build = self._build_by_id_or_tag(pk, request)
+        build = self.get_queryset().get(pk=build.pk)
+        return Response(BuildHistorySerializer(build).data)
+
+    @extend_schema(
+        summary="Mark a build bad: every environment refuses it until unmarked",
+        request=ReasonSerializer,
+        responses=BuildSerializer,
+    )
+    @action(detail=True, methods=["post"], url_path="mark-bad")
+    def mark_bad(self, request, pk=None):
+        return self._set_bad(request, pk, bad=True)
+
+    @extend_schema(
+        summary="Unmark a bad build", request=ReasonSerializer, responses=BuildSerializer
+    )
+    @action(detail=True, methods=["post"], url_path="unmark-bad")
+    def unmark_bad(self, request, pk=None):
+        return self._set_bad(request, pk, bad=False)
+
+    def _set_bad(self, request, key, *, bad: bool):
+        build = self._build_by_id_or_tag(key, request)
+        body = ReasonSerializer(data=request.data, context={"required": bad})
+        body.is_valid(raise_exception=True)
+        deployments.set_bad(
+            actor=actor_of(request), build=build, bad=bad, reason=body.validated_data["reason"]
+        )
+        return Response(BuildSerializer(self.get_queryset().get(pk=build.pk)).data)
+
     def _build_by_id_or_tag(self, key, request):
         repository = request.query_params.get("repository") or request.data.get("repository")
         builds = builds_named(key, repository=repository)
@@ -194,7 +237,73 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
     def get_permissions(self):
         if self.action in ("deploy", "promote", "rollback"):
             return [CanDeploy()]
+        if self.action in ("freeze", "unfreeze", "pin", "unpin"):
+            return [IsAuthenticated()]  # the service's authorize decides who (users only)
         return [CanReadBuilds()]
+
+    @extend_schema(
+        summary="Freeze: deploys and promotes are refused until `until` (rollbacks go on)",
+        request=FreezeRequestSerializer,
+        responses=EnvironmentSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def freeze(self, request, slug=None):
+        environment = self.get_object()
+        body = FreezeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        deployments.set_freeze(
+            actor=actor_of(request),
+            environment=environment,
+            until=body.validated_data["until"],
+            starts=body.validated_data.get("starts"),
+            reason=body.validated_data["reason"],
+        )
+        return self._environment(environment)
+
+    @extend_schema(
+        summary="Lift a freeze", request=ReasonSerializer, responses=EnvironmentSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def unfreeze(self, request, slug=None):
+        environment = self.get_object()
+        body = ReasonSerializer(data=request.data, context={"required": False})
+        body.is_valid(raise_exception=True)
+        deployments.set_freeze(
+            actor=actor_of(request),
+            environment=environment,
+            until=None,
+            reason=body.validated_data["reason"],
+        )
+        return self._environment(environment)
+
+    @extend_schema(
+        summary="Pin: only rollbacks until unpinned",
+        request=ReasonSerializer,
+        responses=EnvironmentSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def pin(self, request, slug=None):
+        return self._set_pin(request, pinned=True)
+
+    @extend_schema(summary="Unpin", request=ReasonSerializer, responses=EnvironmentSerializer)
+    @action(detail=True, methods=["post"])
+    def unpin(self, request, slug=None):
+        return self._set_pin(request, pinned=False)
+
+    def _set_pin(self, request, *, pinned: bool):
+        environment = self.get_object()
+        body = ReasonSerializer(data=request.data, context={"required": pinned})
+        body.is_valid(raise_exception=True)
+        deployments.set_pin(
+            actor=actor_of(request),
+            environment=environment,
+            pinned=pinned,
+            reason=body.validated_data["reason"],
+        )
+        return self._environment(environment)
+
+    def _environment(self, environment):
+        return Response(EnvironmentSerializer(Environment.objects.get(pk=environment.pk)).data)
 
     @extend_schema(
         summary="The migrations deploying (or rolling back to) a build applies or leaves behind",
