@@ -64,6 +64,7 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "corsheaders",
 ]
 LOCAL_APPS = [
     "core",
@@ -85,6 +86,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "core.middleware.RequestGuardMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
+    # Before CommonMiddleware, as django-cors-headers asks; inert while no origin is allowed.
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -94,6 +97,32 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a lockout into the answer below.
     "axes.middleware.AxesMiddleware",
 ]
+
+# CORS for browser clients on other origins (django-cors-headers): off until origins are
+# listed; only the API; JWT in the Authorization header (no cookies across origins).
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Last-Modified",
+    "Location",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Retry-After",
+    "X-Request-ID",
+]
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "x-request-id",
+]
+CORS_PREFLIGHT_MAX_AGE = 3600
 
 # Content-Security-Policy (Django's own middleware): scripts only from this origin or with
 # the response's nonce; styles from this origin or inline (style attributes cannot carry a
