@@ -42,6 +42,13 @@ from releases.models import Build, Deployment, Environment, StageResult, entry_s
 
 LIST_WINDOW = 500  # status/deployable are derived: they filter the newest builds only
 
+# Builds are named in paths by id or by tag (what a pipeline knows: $CI_COMMIT_SHA).
+BUILD_KEY = OpenApiParameter(
+    "id", str, OpenApiParameter.PATH, description="The build's id, or its tag."
+)
+REPOSITORY = OpenApiParameter(
+    "repository", str, description="Needed when several repositories share the tag."
+)
 CanReadBuilds = scope_or_permission("builds:read", "releases.view_build")
 CanWriteBuilds = scope_or_permission("builds:write", "releases.add_build")
 
@@ -129,11 +136,7 @@ class BuildViewSet(
         summary="Report a stage result (idempotent on the job id; never moves back)",
         request=StageReportSerializer,
         responses={200: StageResultSerializer, 201: StageResultSerializer},
-        parameters=[
-            OpenApiParameter(
-                "repository", str, description="Needed when several repositories share the tag."
-            )
-        ],
+        parameters=[BUILD_KEY, REPOSITORY],
     )
     @action(detail=True, methods=["post"], url_path="stages")
     def report_stage(self, request, pk=None):
@@ -153,13 +156,7 @@ class BuildViewSet(
         }
         return Response(body, status=status.HTTP_201_CREATED if outcome.created else 200)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "repository", str, description="Needed when several repositories share the tag."
-            )
-        ],
-    )
+    @extend_schema(parameters=[BUILD_KEY, REPOSITORY])
     def retrieve(self, request, pk=None):
         """A build by id or by tag (as the stage endpoint takes it)."""
         build = self._build_by_id_or_tag(pk, request)
@@ -170,6 +167,7 @@ class BuildViewSet(
         summary="Mark a build bad: every environment refuses it until unmarked",
         request=ReasonSerializer,
         responses=BuildSerializer,
+        parameters=[BUILD_KEY, REPOSITORY],
     )
     @action(detail=True, methods=["post"], url_path="mark-bad")
     def mark_bad(self, request, pk=None):
