@@ -90,6 +90,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.deprecation.DeprecationMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -98,19 +99,25 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# API routes being retired, by URL name: {"name": {"since": datetime, "sunset": datetime,
+# "link": url}} -> Deprecation / Sunset / Link headers on their answers (README, "Versioning").
+API_DEPRECATIONS: dict = {}
 # CORS for browser clients on other origins (django-cors-headers): off until origins are
 # listed; only the API; JWT in the Authorization header (no cookies across origins).
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
 CORS_EXPOSE_HEADERS = [
+    "Deprecation",
     "ETag",
     "Last-Modified",
+    "Link",
     "Location",
     "RateLimit-Limit",
     "RateLimit-Remaining",
     "RateLimit-Reset",
     "Retry-After",
+    "Sunset",
     "X-Request-ID",
 ]
 CORS_ALLOW_HEADERS = [
