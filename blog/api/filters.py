@@ -3,7 +3,7 @@
 import django_filters
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from blog.models import Post, PostStatus
 from blog.search import search_posts
@@ -34,7 +34,8 @@ class PostFilter(django_filters.FilterSet):
 
     def filter_status(self, queryset, name, value):
         if not is_editor(getattr(self.request, "user", None)):
-            raise ValidationError({"status": ["Filtering by status is for editors."]})
+            # A permission, not bad input: 403, as the schema documents it.
+            raise PermissionDenied("Filtering by status is for editors.")
         return queryset.filter(status=value)
 
 

@@ -354,7 +354,11 @@ class PostViewSet(
         summary="Changes since a cursor (for mirrors and static-site builders)",
         parameters=[
             OpenApiParameter("since", OpenApiTypes.STR, description="A `cursor`; empty: start."),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1-500, default 100."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": CHANGES_MAX_LIMIT, "default": 100},
+                description="How many entries, 1-500 (default 100).",
+            ),
         ],
         responses=ChangesPageSerializer,
     )

@@ -6,6 +6,7 @@ import datetime
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -175,6 +176,8 @@ def s3_backups(settings):
         try:
             urllib.request.urlopen(endpoint + "/", timeout=2).close()
             break
+        except urllib.error.HTTPError:
+            break  # an HTTP answer of any status: the server is up
         except OSError:
             assert server.poll() is None, "moto_server exited"
             assert time.monotonic() < deadline, "moto_server did not answer"
