@@ -10,11 +10,13 @@ from releases.models import (
     SHA_VALIDATOR,
     Build,
     Deployment,
+    DeploymentKind,
+    DeploymentStatus,
     Environment,
     StageResult,
+    StageStatus,
     entry_stages,
 )
-from releases.models import StageStatus
 
 
 class MigrationIssueSerializer(serializers.Serializer):
@@ -278,8 +280,16 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 class DeploymentSerializer(serializers.ModelSerializer):
     environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     build = serializers.SerializerMethodField()
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="The user who asked; null when a CI identity or the worker did "
+        "(`requested_by_ci` says which).",
+    )
     approval = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=DeploymentStatus.choices, read_only=True)
+    kind = serializers.ChoiceField(choices=DeploymentKind.choices, read_only=True)
 
     class Meta:
         model = Deployment
@@ -311,7 +321,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
     backup = serializers.SlugRelatedField(
         slug_field="name",
         read_only=True,
-        help_text="The backup the worker took before this deployment changed anything.",
+        allow_null=True,
+        help_text="The backup the worker took before this deployment changed anything "
+        "(null: none was taken).",
     )
 
     def get_build(self, deployment) -> dict:
