@@ -399,7 +399,11 @@ if not env.bool("OBSERVABILITY_MIDDLEWARE", default=True):
 # A scraper sends `Authorization: Bearer <METRICS_TOKEN>`, or comes from an allowed network.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
-METRICS_COLLECTORS = ["blog.prometheus.BlogCollector", "releases.prometheus.ReleasesCollector"]
+METRICS_COLLECTORS = [
+    "blog.prometheus.BlogCollector",
+    "releases.prometheus.ReleasesCollector",
+    "notifications.prometheus.NotificationsCollector",
+]
 
 # ERROR TRACKING (optional; core/sentry.py)
 # ------------------------------------------------------------------------------

@@ -230,3 +230,17 @@ def test_a_hanging_receiver_holds_up_neither_a_deployment_nor_other_endpoints(se
             receiver.wait_for(3)  # frozen (released), then started and succeeded
         finally:
             dispatcher.stop()
+
+
+@pytest.mark.django_db
+def test_metrics_show_deliveries_and_paused_subscriptions(client, fast_retries):
+    fast_retries.NOTIFICATIONS_MAX_ATTEMPTS = 1
+    fast_retries.NOTIFICATIONS_PAUSE_AFTER = 1
+    with Receiver(script=[500]) as receiver:
+        subscribe(receiver.url, RELEASE_EVENTS)
+        freeze()
+        send_until_settled()
+    text = client.get(reverse("metrics")).content.decode()
+    assert 'notifications_deliveries{channel="webhook",status="failed"} 1.0' in text
+    assert "notifications_subscriptions_paused 1.0" in text
+    assert "notifications_oldest_due_seconds 0.0" in text
