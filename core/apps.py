@@ -6,13 +6,15 @@ from django.db.models.signals import post_migrate
 
 
 class CoreConfig(AppConfig):
-    """Keeps the role groups' permissions in step with the models after every migrate, and
-    gives every request its id before anything logs about it."""
+    """Keeps the role groups' permissions in step with the models after every migrate,
+    gives every request its id before anything logs about it, and makes the API's JSON
+    fields take their own types only (core.strict_json)."""
 
     name = "core"
     verbose_name = "Core"
 
     def ready(self):
+        from core import strict_json
         from core.roles import sync_roles_after_migrate
 
         from core.request_id import on_request_finished, on_request_started
@@ -20,3 +22,4 @@ class CoreConfig(AppConfig):
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="core.sync_roles")
         request_started.connect(on_request_started, dispatch_uid="core.request_id")
         request_finished.connect(on_request_finished, dispatch_uid="core.request_id")
+        strict_json.apply()

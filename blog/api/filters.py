@@ -39,6 +39,9 @@ class PostFilter(django_filters.FilterSet):
         return queryset.filter(status=value)
 
 
+DATE_FILTERS = ("published_after", "published_before", "updated_since")
+
+
 class PostFilterBackend(DjangoFilterBackend):
     """django-filter, skipped when the request names no filter: building the FilterSet
     (it deep-copies its form fields) cost more than the rest of an unfiltered list."""
@@ -47,6 +50,10 @@ class PostFilterBackend(DjangoFilterBackend):
         names = PostFilter.base_filters.keys()
         if not any(name in request.query_params for name in names):
             return queryset
+        # django-filter takes an empty value for "no filter"; the schema says a date-time.
+        empty = [name for name in DATE_FILTERS if request.query_params.get(name, None) == ""]
+        if empty:
+            raise ValidationError({name: ["An ISO 8601 date-time."] for name in empty})
         return super().filter_queryset(request, queryset, view)
 
 

@@ -260,9 +260,19 @@ class ScheduleSerializer(serializers.Serializer):
     publish_at = serializers.DateTimeField(help_text="ISO 8601, in the future.")
 
 
+class SlugOrNullField(serializers.SlugRelatedField):
+    """A slug, or null for none: an empty string is refused (DRF would take it for null),
+    as the schema's minLength says."""
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":
+            raise serializers.ValidationError("A slug, or null for none.")
+        return super().run_validation(data)
+
+
 class CategorySerializer(serializers.ModelSerializer):
     post_count = serializers.IntegerField(read_only=True, help_text="Visible posts.")
-    parent = serializers.SlugRelatedField(
+    parent = SlugOrNullField(
         slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
     )
 

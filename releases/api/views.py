@@ -104,6 +104,8 @@ class BuildViewSet(
             queryset = queryset.filter(ref=ref)
         wanted_status = request.query_params.get("status")
         deployable = request.query_params.get("deployable")
+        if deployable is not None and deployable not in ("true", "1", "false", "0"):
+            raise ValidationError({"deployable": ["true or false."]})
         if wanted_status or deployable:
             builds = list(queryset[:LIST_WINDOW])
             if wanted_status:
