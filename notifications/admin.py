@@ -101,15 +101,7 @@ class AttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
     can_delete = False
-    fields = readonly_fields = [
-        "number",
-        "started_at",
-        "duration_ms",
-        "status_code",
-        "succeeded",
-        "error",
-        "response_excerpt",
-    ]
+    fields = readonly_fields = Attempt.SHOWN
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -73,15 +73,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 class AttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = Attempt
-        fields = [
-            "number",
-            "started_at",
-            "duration_ms",
-            "status_code",
-            "succeeded",
-            "error",
-            "response_excerpt",
-        ]
+        fields = Attempt.SHOWN
 
 
 class DeliverySerializer(serializers.ModelSerializer):

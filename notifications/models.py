@@ -132,6 +132,17 @@ class Attempt(models.Model):
     response_excerpt = models.CharField(max_length=500, blank=True)
     error = models.CharField(max_length=1000, blank=True)
 
+    # What the admin and the API show of an attempt, in this order.
+    SHOWN = [
+        "number",
+        "started_at",
+        "duration_ms",
+        "status_code",
+        "succeeded",
+        "error",
+        "response_excerpt",
+    ]
+
     class Meta:
         ordering = ["delivery", "number"]
 
