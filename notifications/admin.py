@@ -21,6 +21,8 @@ class SubscriptionForm(forms.ModelForm):
     class Meta:
         model = Subscription
         fields = ["name", "url", "format", "events", "active", "secret"]
+        labels = {"url": "URL"}
+        help_texts = {"url": "The receiver's endpoint (https:// in production)."}
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
