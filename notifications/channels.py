@@ -4,7 +4,9 @@ the other side does (a refusal, a timeout), only for bugs."""
 
 import dataclasses
 import datetime
+import ipaddress
 import json
+import socket
 import time
 import urllib.parse
 
@@ -93,8 +95,33 @@ def _answer(response: requests.Response) -> Outcome:
 # --------------------------------------------------------------------------- webhooks
 
 
+class PrivateAddress(Exception):
+    """A webhook URL that leads into this network (refused unless allowed)."""
+
+
+def check_public(url: str) -> None:
+    """Refuse endpoints that resolve to loopback, private, link-local or reserved addresses
+    (cloud metadata, the database, the admin's own network) unless
+    NOTIFICATIONS_ALLOW_PRIVATE_ADDRESSES; checked at every send, since DNS changes."""
+    if settings.NOTIFICATIONS_ALLOW_PRIVATE_ADDRESSES:
+        return
+    parts = urllib.parse.urlsplit(url)
+    try:
+        found = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as error:
+        raise PrivateAddress(f"{parts.hostname} does not resolve ({error})")
+    for *_, address in found:
+        ip = ipaddress.ip_address(address[0])
+        if not ip.is_global:
+            raise PrivateAddress(f"{parts.hostname} resolves to {ip}, not a public address")
+
+
 def _webhook(delivery: Delivery) -> Outcome:
     subscription, event = delivery.subscription, delivery.event
+    try:
+        check_public(subscription.url)
+    except PrivateAddress as refused:
+        return Outcome(False, error=f"refused: {refused}")
     if subscription.format == subscription.Format.SLACK:
         body = json.dumps(chat_message(event))
         headers = {"Content-Type": "application/json"}

@@ -292,6 +292,10 @@ NOTIFICATIONS_APPROVAL_REMINDER_MINUTES = env.int(
 )
 # Subscriptions to plain-http endpoints (local receivers); https only when false.
 NOTIFICATIONS_ALLOW_HTTP = env.bool("NOTIFICATIONS_ALLOW_HTTP", default=True)
+# Webhooks to loopback/private/link-local addresses (local receivers); production: false.
+NOTIFICATIONS_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "NOTIFICATIONS_ALLOW_PRIVATE_ADDRESSES", default=True
+)
 # GitLab write-back (Deployments API): all three set, or off. The token (api scope) may
 # come from a file: GITLAB_API_TOKEN_FILE.
 GITLAB_URL = env("GITLAB_URL", default="").rstrip("/")

@@ -53,6 +53,10 @@ if not env("EMAIL_URL", default=""):
     NOTIFICATIONS_EMAIL = False
 # Webhook bodies are signed but not encrypted: endpoints are https:// in production.
 NOTIFICATIONS_ALLOW_HTTP = env.bool("NOTIFICATIONS_ALLOW_HTTP", default=False)
+# ... and never into this network (metadata services, the database) unless allowed.
+NOTIFICATIONS_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "NOTIFICATIONS_ALLOW_PRIVATE_ADDRESSES", default=False
+)
 
 # STATIC: hashed, compressed files served by whitenoise (collectstatic runs at image build).
 MIDDLEWARE = list(MIDDLEWARE)  # right after SecurityMiddleware, as whitenoise asks

@@ -244,3 +244,16 @@ def test_metrics_show_deliveries_and_paused_subscriptions(client, fast_retries):
     assert 'notifications_deliveries{channel="webhook",status="failed"} 1.0' in text
     assert "notifications_subscriptions_paused 1.0" in text
     assert "notifications_oldest_due_seconds 0.0" in text
+
+
+@pytest.mark.django_db
+def test_endpoints_inside_this_network_are_refused_where_not_allowed(fast_retries):
+    fast_retries.NOTIFICATIONS_ALLOW_PRIVATE_ADDRESSES = False
+    fast_retries.NOTIFICATIONS_MAX_ATTEMPTS = 1
+    with Receiver() as receiver:
+        subscribe(receiver.url, RELEASE_EVENTS)
+        freeze()
+        (delivery,) = send_until_settled()
+    assert delivery.status == Delivery.Status.FAILED
+    assert "resolves to 127.0.0.1, not a public address" in delivery.last_error
+    assert receiver.requests == []  # nothing was sent
