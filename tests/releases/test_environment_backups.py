@@ -12,6 +12,7 @@ from django.db import connection
 from django.urls import reverse
 
 from core import backups as dumps
+from notifications.models import Event
 from releases import backups, tasks
 from releases.models import Backup, Deployment, DeploymentStatus, Environment
 from releases.services import Actor
@@ -104,6 +105,11 @@ def test_a_failed_backup_stops_the_promotion_before_anything_changes(
     assert "cannot connect" in failed.error and "_missing" in failed.error
     assert deployment.backup is None
     assert not backup_dir.exists() or not any(backup_dir.iterdir())
+    # Whoever listens hears of it: backup.failed, then the deployment's own failure.
+    told = Event.objects.get(type="backup.failed").data
+    assert told["backup"]["id"] == failed.pk and "cannot connect" in told["backup"]["error"]
+    assert told["environment"]["slug"] == "production"
+    assert Event.objects.filter(type="deployment.failed").exists()
 
 
 def test_rollbacks_do_not_wait_for_a_backup(backup_dir, production):

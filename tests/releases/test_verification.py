@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from core.roles import RELEASE_MANAGER
+from notifications.models import Event
 
 from releases import deployments as rules
 from releases import tasks, verification
@@ -129,6 +130,14 @@ def test_a_release_answering_500_fails_verification_and_is_rolled_back(
     assert rollback.reason.startswith("verification failed: 5xx share")
     assert "verification: skipped for a rollback" in rollback.log
     assert rules.current_deployment(staging).build == good
+    # The events the real worker sent: the failed verification with its numbers, and the
+    # rollback that followed, marked automatic.
+    told = Event.objects.get(type="verification.failed").data
+    assert told["deployment"]["id"] == deployment.pk
+    assert told["verification"]["new"]["error_rate"] == 1.0
+    rolled_back = Event.objects.get(type="deployment.rolled_back").data
+    assert rolled_back["deployment"]["id"] == rollback.pk
+    assert rolled_back["deployment"]["automatic"] is True
     # The Releases page says why, with the numbers that decided.
     client.force_login(UserFactory(username="rm", is_staff=True, roles=[RELEASE_MANAGER]))
     page = client.get(reverse("admin:releases_dashboard")).content.decode()
