@@ -154,3 +154,30 @@ class ContractAutoSchema(AutoSchema):
         if self._takes_if_match():
             codes.append("412")
         return codes
+
+
+def _blank_or_formatted(alternatives) -> bool:
+    return any(a.get("maxLength") == 0 for a in alternatives) and any(
+        "format" in a for a in alternatives
+    )
+
+
+def for_openapi_31(result, generator, request, public):
+    """drf-spectacular postprocessing hook. OpenAPI 3.1 has no `nullable`: the few schemas
+    that still carry it (DRF's pagination links) get `null` in their type list. A blank-or-URL
+    field is `anyOf`, not `oneOf`: `format` is an annotation in 3.1, so '' matches both."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.pop("nullable", False) is True and isinstance(node.get("type"), str):
+                node["type"] = [node["type"], "null"]
+            if _blank_or_formatted(node.get("oneOf", [])):
+                node["anyOf"] = node.pop("oneOf")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result

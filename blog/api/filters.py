@@ -54,6 +54,10 @@ class PostFilterBackend(DjangoFilterBackend):
         empty = [name for name in DATE_FILTERS if request.query_params.get(name, None) == ""]
         if empty:
             raise ValidationError({name: ["An ISO 8601 date-time."] for name in empty})
+        # django-filter reads anything but true/false as "no filter"; the schema says boolean.
+        featured = request.query_params.getlist("featured")
+        if any(value not in ("true", "false") for value in featured):
+            raise ValidationError({"featured": ["true or false."]})
         return super().filter_queryset(request, queryset, view)
 
 

@@ -328,7 +328,7 @@ class PostViewSet(
     # ----------------------------------------------------------------- trash
 
     @extend_schema(summary="Posts in the trash (editors)", responses=PostListSerializer(many=True))
-    @action(detail=False, methods=["get"], permission_classes=[IsEditor])
+    @action(detail=False, methods=["get"], permission_classes=[IsEditor], filter_backends=[])
     def trash(self, request):
         queryset = Post.objects.in_trash().for_listing().order_by("-deleted_at", "-id")
         page = self.paginate_queryset(queryset)
@@ -393,7 +393,13 @@ class PostViewSet(
     # ----------------------------------------------------------------- revisions
 
     @extend_schema(summary="Revisions of a post", responses=RevisionSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="revisions", permission_classes=[IsEditor])
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="revisions",
+        permission_classes=[IsEditor],
+        filter_backends=[],
+    )
     def revisions(self, request, slug=None):
         post = self.get_object()
         page = self.paginate_queryset(post.revisions.select_related("created_by"))

@@ -382,6 +382,14 @@ SPECTACULAR_SETTINGS = {
         "StageStatusEnum": "releases.models.StageStatus",
     },
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: the `webhooks` section for our outbound webhooks, and JSON Schema 2020-12 types.
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.for_openapi_31",
+        "core.openapi_examples.add_examples",
+        "notifications.openapi.add_webhooks",
+    ],
 }
 
 # BUILD INFORMATION (set by the container image at build time)

@@ -1,6 +1,7 @@
 """Serializers of the CI API: build and stage reports in, builds with their stages out."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -387,14 +388,19 @@ class RollbackRequestSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    """Why: required to veto or pin (context "required"), optional to undo."""
+    """Why, optional: to undo a pin, a freeze or a bad mark."""
 
     reason = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
 
-    def validate_reason(self, value):
-        if self.context.get("required", True) and not value.strip():
-            raise serializers.ValidationError("Say why.")
-        return value.strip()
+
+class RequiredReasonSerializer(serializers.Serializer):
+    """Why, required: to pin an environment or mark a build bad."""
+
+    reason = serializers.CharField(
+        max_length=500,
+        validators=[RegexValidator(r"\S", "Say why.")],
+        error_messages={"blank": "Say why.", "required": "Say why."},
+    )
 
 
 class FreezeRequestSerializer(serializers.Serializer):
@@ -412,3 +418,22 @@ class FreezeRequestSerializer(serializers.Serializer):
 
 class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class DoraMetricsSerializer(serializers.Serializer):
+    """The DORA figures' shape (releases.metrics.dora); null where there is no data."""
+
+    environment = serializers.CharField()
+    days = serializers.IntegerField()
+    deployments = serializers.IntegerField(help_text="Successful deployments in the window.")
+    deployment_frequency_per_day = serializers.FloatField()
+    lead_time_hours_median = serializers.FloatField(
+        allow_null=True, help_text="Commit to first successful deployment here."
+    )
+    change_failure_rate = serializers.FloatField(
+        allow_null=True, help_text="0 to 1: failed or rolled-back changes over all changes."
+    )
+    time_to_restore_hours_median = serializers.FloatField(allow_null=True)
+
+    class Meta:
+        ref_name = "DoraMetrics"

@@ -23,6 +23,7 @@ from releases.api.auth import (
     scope_or_permission,
 )
 from releases.api.serializers import (
+    DoraMetricsSerializer,
     BuildHistorySerializer,
     BuildReportSerializer,
     BuildSerializer,
@@ -34,6 +35,7 @@ from releases.api.serializers import (
     MigrationChangesSerializer,
     PromoteRequestSerializer,
     ReasonSerializer,
+    RequiredReasonSerializer,
     RollbackRequestSerializer,
     StageReportSerializer,
     StageResultSerializer,
@@ -167,7 +169,7 @@ class BuildViewSet(
 
     @extend_schema(
         summary="Mark a build bad: every environment refuses it until unmarked",
-        request=ReasonSerializer,
+        request=RequiredReasonSerializer,
         responses=BuildSerializer,
         parameters=[BUILD_KEY, REPOSITORY],
     )
@@ -184,7 +186,7 @@ class BuildViewSet(
 
     def _set_bad(self, request, key, *, bad: bool):
         build = self._build_by_id_or_tag(key, request)
-        body = ReasonSerializer(data=request.data, context={"required": bad})
+        body = (RequiredReasonSerializer if bad else ReasonSerializer)(data=request.data)
         body.is_valid(raise_exception=True)
         deployments.set_bad(
             actor=actor_of(request), build=build, bad=bad, reason=body.validated_data["reason"]
@@ -266,7 +268,7 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def unfreeze(self, request, slug=None):
         environment = self.get_object()
-        body = ReasonSerializer(data=request.data, context={"required": False})
+        body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         deployments.set_freeze(
             actor=actor_of(request),
@@ -278,7 +280,7 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Pin: only rollbacks until unpinned",
-        request=ReasonSerializer,
+        request=RequiredReasonSerializer,
         responses=EnvironmentSerializer,
     )
     @action(detail=True, methods=["post"])
@@ -292,7 +294,7 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
 
     def _set_pin(self, request, *, pinned: bool):
         environment = self.get_object()
-        body = ReasonSerializer(data=request.data, context={"required": pinned})
+        body = (RequiredReasonSerializer if pinned else ReasonSerializer)(data=request.data)
         body.is_valid(raise_exception=True)
         deployments.set_pin(
             actor=actor_of(request),
@@ -307,7 +309,14 @@ class EnvironmentViewSet(_CIView, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="The migrations deploying (or rolling back to) a build applies or leaves behind",
-        parameters=[OpenApiParameter("build", str, required=True, description="Id or tag.")],
+        parameters=[
+            OpenApiParameter(
+                "build",
+                {"type": "string", "minLength": 1, "maxLength": 128},
+                required=True,
+                description="Id or tag.",
+            )
+        ],
         responses={200: MigrationChangesSerializer},
     )
     @action(detail=True, methods=["get"], url_path="migration-changes")
@@ -456,7 +465,7 @@ class DoraMetricsView(_CIView, APIView):
             OpenApiParameter("environment", str, description="Slug; default production."),
             OpenApiParameter("days", int, description="1-365, default 30."),
         ],
-        responses={200: dict},
+        responses={200: DoraMetricsSerializer},
     )
     def get(self, request):
         environment = get_object_or_404(

@@ -14,7 +14,12 @@ import time
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -96,11 +101,35 @@ GITLAB_EVENT_SCHEMA = {
     },
     "additionalProperties": True,
 }
+# A Job Hook as GitLab's webhook documentation shows it, trimmed to what is read here.
+JOB_HOOK_EXAMPLE = {
+    "object_kind": "build",
+    "ref": "main",
+    "sha": "4094baf8f73bd830a5509d33e8470f0ed7cb7396",
+    "build_id": 8812301,
+    "build_name": "test",
+    "build_stage": "test",
+    "build_status": "success",
+    "build_allow_failure": False,
+    "build_started_at": "2026-11-30 09:02:10 UTC",
+    "build_finished_at": "2026-11-30 09:06:41 UTC",
+    "build_duration": 271.4,
+    "pipeline_id": 1003,
+    "project": {
+        "path_with_namespace": "lawvriksh/blog",
+        "web_url": "https://gitlab.com/lawvriksh/blog",
+    },
+    "commit": {
+        "sha": "4094baf8f73bd830a5509d33e8470f0ed7cb7396",
+        "message": "Comments: honeypot and throttle",
+        "author_name": "Meera Iyer",
+    },
+}
 DELIVERY_ANSWER = {
     "type": "object",
     "properties": {
         "status": {"type": "string", "enum": ["processed", "ignored", "failed", "duplicate"]},
-        "delivery_id": {"type": "string", "nullable": True},
+        "delivery_id": {"type": ["string", "null"]},
         "delivery": {"type": "integer", "description": "The recorded delivery."},
         "detail": {"type": "string"},
     },
@@ -165,6 +194,14 @@ class GitLabWebhookView(APIView):
             ),
         ],
         request={"application/json": GITLAB_EVENT_SCHEMA},
+        examples=[
+            OpenApiExample("Job Hook", value=JOB_HOOK_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Processed",
+                value={"status": "processed", "delivery_id": "0ce4b8a2-5d33", "delivery": 77},
+                response_only=True,
+            ),
+        ],
         responses={
             200: OpenApiResponse(
                 response=DELIVERY_ANSWER, description="processed, ignored or duplicate"

@@ -245,7 +245,8 @@ BAD_REQUESTS = [
     ("get", LIST + "?page=" + "9" * 50, None, None, 404),
     ("get", LIST + "?search=" + "x" * 500, None, None, 400),
     ("get", LIST + "?unknown_filter=1&ordering=nonsense", None, None, 200),
-    ("get", LIST + "?featured=sometimes", None, None, 200),  # not a boolean: no filter
+    ("get", LIST + "?featured=sometimes", None, None, 400),  # not a boolean
+    ("get", LIST + "?featured=null", None, None, 400),
     ("get", "/api/v1/nowhere/", None, None, 404),
     ("delete", LIST, None, None, 405),
 ]
