@@ -45,6 +45,7 @@ RATE_HEADERS = {
     "RateLimit-Reset": "Seconds until the window resets.",
 }
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+BLANK_OR_URL = r"^$|^(https?|ftps?)://[^\s/?#]+\S*$"
 
 
 class ContractAutoSchema(AutoSchema):
@@ -162,17 +163,29 @@ def _blank_or_formatted(alternatives) -> bool:
     )
 
 
+def _blank_or_url(alternatives) -> dict:
+    """One schema for a URL field that may be blank: Django's URLValidator schemes, or ''."""
+    return {
+        "type": "string",
+        "maxLength": max(a.get("maxLength", 0) for a in alternatives) or 2000,
+        "pattern": BLANK_OR_URL,
+        "description": "An http(s) or ftp(s) URL, or empty.",
+    }
+
+
 def for_openapi_31(result, generator, request, public):
     """drf-spectacular postprocessing hook. OpenAPI 3.1 has no `nullable`: the few schemas
     that still carry it (DRF's pagination links) get `null` in their type list. A blank-or-URL
-    field is `anyOf`, not `oneOf`: `format` is an annotation in 3.1, so '' matches both."""
+    field (drf-spectacular's `oneOf` of a URI and '') becomes one string with a pattern:
+    `format` is only an annotation in 3.1, so '' matched both branches of the `oneOf`."""
 
     def walk(node):
         if isinstance(node, dict):
             if node.pop("nullable", False) is True and isinstance(node.get("type"), str):
                 node["type"] = [node["type"], "null"]
             if _blank_or_formatted(node.get("oneOf", [])):
-                node["anyOf"] = node.pop("oneOf")
+                for key, value in _blank_or_url(node.pop("oneOf")).items():
+                    node.setdefault(key, value)  # the field's own description wins
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

@@ -1,8 +1,10 @@
 """The server refuses what its schema forbids: JSON numbers in string fields, 0/1 for
-booleans, strings for integers, an empty date filter, an empty slug for "no parent"."""
+booleans, strings for integers, a number for a slug, an empty date filter, an empty slug
+for "no parent", a boolean filter that is not true or false."""
 
 import pytest
 
+from blog.models import Category
 from core.roles import RELEASE_MANAGER
 from releases import services
 from tests.factories import EditorFactory, UserFactory
@@ -21,9 +23,11 @@ def editor_api(jwt_client_for):
         ({"name": 0}, "name"),
         ({"name": "Ok", "slug": 12}, "slug"),
         ({"name": "Ok", "parent": ""}, "parent"),
+        ({"name": "Ok", "parent": 0}, "parent"),
     ],
 )
 def test_categories_take_their_own_types(editor_api, body, field):
+    Category.objects.create(name="Zero", slug="0")  # a number must not find it by its slug
     answer = editor_api.post("/api/v1/categories/", body, format="json")
     assert answer.status_code == 400 and field in answer.json(), answer.content
 
@@ -54,6 +58,13 @@ def test_ci_reports_take_integers_not_strings(jwt_client_for):
     answer = client.post(f"/api/v1/releases/builds/{sha}/stages/", stage, format="json")
     assert answer.status_code == 400 and "job_id" in answer.json()
     assert client.get("/api/v1/releases/builds/?deployable=null").status_code == 400
+
+
+@pytest.mark.parametrize("value", ["null", "1", "yes", ""])
+def test_the_featured_filter_takes_true_or_false_only(api_client, value):
+    answer = api_client.get(f"/api/v1/posts/?featured={value}")
+    assert answer.status_code == 400 and "featured" in answer.json()
+    assert api_client.get("/api/v1/posts/?featured=false").status_code == 200
 
 
 def test_an_empty_date_filter_is_refused(api_client):
