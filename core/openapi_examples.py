@@ -371,6 +371,10 @@ EXAMPLES = {
         "lead_time_hours_median": 20.5,
         "change_failure_rate": 0.111,
         "time_to_restore_hours_median": 0.4,
+        "changes": 9,
+        "failed_changes": 1,
+        "lead_time_samples": 8,
+        "restore_samples": 1,
     },
 }
 

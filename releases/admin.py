@@ -17,6 +17,7 @@ from releases.models import (
     Deployment,
     WebhookDelivery,
 )
+from releases.stages import pipeline_order
 
 BADGE_COLOURS = {
     StageStatus.SUCCESS: "#1e7e34",
@@ -88,7 +89,7 @@ class BuildAdmin(admin.ModelAdmin):
     def stage_badges(self, build):
         current = build.current_results()
         return format_html_join(
-            "", "{}", ((badge(stage, current[stage].status),) for stage in sorted(current))
+            "", "{}", ((badge(stage, current[stage].status),) for stage in pipeline_order(current))
         )
 
     @admin.display(description="Deployable", boolean=True)

@@ -4,6 +4,7 @@ import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.dateparse import parse_datetime
@@ -16,6 +17,7 @@ from releases import deployments as rules
 from releases.backends import live_state
 from releases.metrics import dora
 from releases.smoke import readiness
+from releases.stages import pipeline_order
 from releases.models import (
     ACTIVE_DEPLOYMENT_STATUSES,
     Build,
@@ -59,7 +61,7 @@ def dashboard(admin_site, request):
                 .select_related("build", "requested_by")
                 .order_by("created_at"),
                 "history": environment.deployments.select_related("build", "requested_by")[:8],
-                "dora": dora(environment),
+                "dora": dora_rows(dora(environment)),
                 "frozen": environment.is_frozen(),
                 "freeze_why": environment.freeze_now(),
                 "freeze_scheduled": environment.scheduled_freeze(),
@@ -88,7 +90,7 @@ def dashboard(admin_site, request):
         "builds": [
             {
                 "build": b,
-                "results": [b.current_results()[s] for s in sorted(b.current_results())],
+                "results": [b.current_results()[s] for s in pipeline_order(b.current_results())],
                 "status": b.overall_status(),
                 "deployable": b.is_deployable(required),
             }
@@ -96,8 +98,50 @@ def dashboard(admin_site, request):
         ],
         "first": first,
         "worker": _worker_state(),
+        "can": allowed_actions(request.user),
     }
     return TemplateResponse(request, "admin/releases/dashboard.html", context)
+
+
+NO_DATA = "no data"
+
+
+def allowed_actions(user) -> dict[str, bool]:
+    """Which of the page's controls this user may use (releases.deployments.authorize decides
+    again on submit): a control the user may not use is not offered."""
+    return {
+        action: user.has_perm(permission)
+        for action, permission in rules.ACTION_PERMISSIONS.items()
+    }
+
+
+def dora_rows(figures: dict) -> list[tuple[str, str]]:
+    """The DORA figures as the page shows them: a real 0 as 0, "no data" only for None,
+    rates as percentages, medians with their sample size."""
+
+    def hours(value, samples):
+        return NO_DATA if value is None else f"{value:g} h (median of {samples})"
+
+    rate = figures["change_failure_rate"]
+    return [
+        (
+            "Deployments",
+            f"{figures['deployments']} ({figures['deployment_frequency_per_day']:g}/day)",
+        ),
+        ("Lead time", hours(figures["lead_time_hours_median"], figures["lead_time_samples"])),
+        (
+            "Change failure rate",
+            (
+                NO_DATA
+                if rate is None
+                else f"{rate * 100:.0f} % ({figures['failed_changes']} of {figures['changes']})"
+            ),
+        ),
+        (
+            "Time to restore",
+            hours(figures["time_to_restore_hours_median"], figures["restore_samples"]),
+        ),
+    ]
 
 
 # Older than this, the page warns (the worker's upkeep beats every few seconds).
@@ -179,9 +223,14 @@ def act(admin_site, request):
     source = request.POST if request.method == "POST" else request.GET
     action = source.get("action", "")
     if action not in rules.ACTION_PERMISSIONS:
-        raise PermissionDenied("Unknown action.")
+        return _refused_page(admin_site, request, "Unknown action.")
     if not request.user.has_perm(rules.ACTION_PERMISSIONS[action]):
-        raise PermissionDenied(f"You may not {action.replace('_', ' ')}.")
+        return _refused_page(
+            admin_site,
+            request,
+            f"You may not {action.replace('_', ' ')}: it needs the "
+            f"“{rules.ACTION_PERMISSIONS[action].split('.')[1].replace('_', ' ')}” permission.",
+        )
     environment = (
         get_object_or_404(Environment, slug=source["environment"])
         if source.get("environment")
@@ -208,7 +257,9 @@ def act(admin_site, request):
         if action == "rollback" and environment is not None and candidate is None:
             candidate = rules.previous_good_build(environment)
         target = environment or (deployment.environment if deployment else None)
+        actor = Actor(user=request.user, ip_address=request.META.get("REMOTE_ADDR"))
         context = {
+            "refusal": _refusal_before_form(action, actor, environment, build, deployment),
             **admin_site.each_context(request),
             "title": f"Confirm: {action.replace('_', ' ')}",
             "action": action,
@@ -242,6 +293,48 @@ def act(admin_site, request):
     else:
         messages.success(request, outcome)
     return redirect("admin:releases_dashboard")
+
+
+def _refused_page(admin_site, request, refusal: str):
+    """A refusal as an admin page with the rule and a way back, never a bare 403."""
+    context = {**admin_site.each_context(request), "title": "Not allowed", "refusal": refusal}
+    return TemplateResponse(request, "admin/releases/refused.html", context, status=403)
+
+
+# Refusals that no field on the confirmation page can change: shown instead of the form.
+# (A rollback across migrations is not one: the page offers the acknowledgement and reversal.)
+FINAL_REFUSALS = {
+    "approval_expired",
+    "build_bad",
+    "cannot_cancel",
+    "frozen",
+    "no_digest",
+    "not_awaiting",
+    "not_on_previous",
+    "nothing_to_roll_back_to",
+    "own_request",
+    "pinned",
+    "stages_failed",
+}
+
+
+class _DryRun(Exception):
+    """Raised to roll back the trial run of an action."""
+
+
+def _refusal_before_form(action, actor, environment, build, deployment) -> str | None:
+    """What the rules would say to this action now, by trying it through the service layer
+    in a transaction that is always rolled back (the rules live in one place only)."""
+    try:
+        with transaction.atomic():
+            _do(action, actor, environment, build, deployment, "(trial run)", {})
+            raise _DryRun
+    except _DryRun:
+        return None
+    except rules.Refused as error:
+        return " ".join(error.messages) if error.code in FINAL_REFUSALS else None
+    except PermissionDenied as error:
+        return str(error)
 
 
 def _do(action, actor, environment, build, deployment, reason, source) -> str:

@@ -28,7 +28,7 @@ from releases.models import (
 from notifications import events
 from releases import schema
 from releases.services import Actor, audit
-from releases.stages import NOT_PASSED
+from releases.stages import NOT_PASSED, pipeline_order
 
 S = DeploymentStatus
 
@@ -654,7 +654,7 @@ def changes_between(current: Build | None, candidate: Build) -> dict:
             .order_by("-created_at")
             .values("tag", "commit_message", "commit_author", "created_at")[:50]
         )
-    stages = sorted(
+    stages = pipeline_order(
         set(candidate.current_results()) | set(current.current_results() if current else {})
     )
     now_results = current.current_results() if current else {}

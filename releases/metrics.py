@@ -63,4 +63,9 @@ def dora(environment, *, days: int = 30, now=None) -> dict:
         "lead_time_hours_median": (_hours(statistics.median(lead_times)) if lead_times else None),
         "change_failure_rate": (round(len(failed_changes) / len(changes), 3) if changes else None),
         "time_to_restore_hours_median": _hours(statistics.median(restores)) if restores else None,
+        # The sample sizes, so a median of one is not read as a trend.
+        "changes": len(changes),
+        "failed_changes": len(failed_changes),
+        "lead_time_samples": len(lead_times),
+        "restore_samples": len(restores),
     }

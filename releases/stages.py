@@ -8,6 +8,7 @@ Jobs that GitLab lets fail (`allow_failure: true`) never block: their failure is
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import models
 
 
@@ -106,3 +107,9 @@ def verdicts(results) -> dict[str, StageVerdict]:
         stage: StageVerdict(stage=stage, status=stage_status(jobs), jobs=jobs)
         for stage, jobs in latest_attempts(results).items()
     }
+
+
+def pipeline_order(stages) -> list[str]:
+    """Stage names in the pipeline's order (RELEASES_STAGE_ORDER), unknown ones after it."""
+    order = {name: index for index, name in enumerate(settings.RELEASES_STAGE_ORDER)}
+    return sorted(stages, key=lambda stage: (order.get(stage, len(order)), stage))

@@ -251,6 +251,11 @@ BLOG_TRASH_DAYS = env.int("BLOG_TRASH_DAYS", default=30)
 RELEASES_REQUIRED_STAGES = env.list(
     "RELEASES_REQUIRED_STAGES", default=["lint", "test", "security", "build"]
 )
+# The pipeline's stage order (.gitlab-ci.yml `stages:`): how stage results are listed.
+RELEASES_STAGE_ORDER = env.list(
+    "RELEASES_STAGE_ORDER",
+    default=["lint", "test", "security", "build", "deploy-staging", "smoke", "deploy-production"],
+)
 # Registry host that GitLab webhooks' projects map to (CI_REGISTRY_IMAGE = host/path).
 RELEASES_REGISTRY_HOST = env("RELEASES_REGISTRY_HOST", default="registry.gitlab.com")
 # Secret GitLab sends in X-Gitlab-Token; the webhook endpoint refuses everything without it.

@@ -18,6 +18,7 @@ from releases.models import (
     StageStatus,
     entry_stages,
 )
+from releases.stages import pipeline_order
 
 
 class MigrationIssueSerializer(serializers.Serializer):
@@ -184,7 +185,7 @@ class BuildSerializer(serializers.ModelSerializer):
     def get_stages(self, build) -> list[dict]:
         current = build.current_results()
         return StageVerdictSerializer(
-            [current[stage] for stage in sorted(current)], many=True
+            [current[stage] for stage in pipeline_order(current)], many=True
         ).data
 
 
@@ -434,6 +435,10 @@ class DoraMetricsSerializer(serializers.Serializer):
         allow_null=True, help_text="0 to 1: failed or rolled-back changes over all changes."
     )
     time_to_restore_hours_median = serializers.FloatField(allow_null=True)
+    changes = serializers.IntegerField(help_text="Deployments and promotions that finished.")
+    failed_changes = serializers.IntegerField(help_text="Of those, failed or rolled back.")
+    lead_time_samples = serializers.IntegerField(help_text="Builds in the lead-time median.")
+    restore_samples = serializers.IntegerField(help_text="Failures in the restore median.")
 
     class Meta:
         ref_name = "DoraMetrics"

@@ -2,9 +2,10 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from core.roles import AUTHOR, RELEASE_APPROVER, RELEASE_MANAGER
-from releases.models import Deployment, Environment
+from releases.models import Deployment, Environment, StageResult
 from tests.factories import UserFactory
 from tests.releases.test_deployment_rules import deployed, make_build, manager
 
@@ -214,3 +215,106 @@ def test_the_page_says_when_the_deployment_worker_is_silent(client):
     beat.seen_at = now - datetime.timedelta(minutes=5)
     beat.save()
     assert "The deployment worker is silent" in client.get(DASHBOARD).content.decode()
+
+
+# ------------------------------------------------- controls by role and state, refusals first
+
+
+def controls(page: str) -> set[str]:
+    """The action links the Releases page offers."""
+    return {
+        action
+        for action in ("promote", "rollback", "pin", "unpin", "freeze", "unfreeze", "approve")
+        if f"?action={action}&" in page
+    }
+
+
+@pytest.mark.django_db
+def test_an_approver_is_offered_no_manager_controls(client):
+    staging = Environment.objects.get(slug="staging")
+    deployed(staging, make_build(5))
+    deployed(staging, make_build(6))  # something to roll back to
+    staff(client, RELEASE_MANAGER, username="rm")
+    assert controls(client.get(DASHBOARD).content.decode()) >= {"promote", "rollback", "pin"}
+    client.logout()
+    staff(client, RELEASE_APPROVER, username="ra")
+    page = client.get(DASHBOARD).content.decode()
+    assert controls(page) == set()
+    assert "Deploy to Staging" not in page and "mark bad" not in page
+    # Typing the URL anyway: a styled admin page with the rule and a way back, not a bare 403.
+    refused = client.get(ACT, {"action": "rollback", "environment": "staging"})
+    assert refused.status_code == 403
+    text = refused.content.decode()
+    assert "You may not rollback" in text and "Back to Releases" in text
+    assert '<ol class="breadcrumbs">' in text
+
+
+@pytest.mark.django_db
+def test_a_pinned_environment_offers_no_promote_and_the_page_says_why_before_the_form(client):
+    staging, production = (Environment.objects.get(slug=s) for s in ("staging", "production"))
+    deployed(staging, make_build(7))
+    production.pinned_at, production.pinned_reason = timezone.now(), "incident 42"
+    production.save()
+    staff(client, RELEASE_MANAGER, username="rm")
+    page = client.get(DASHBOARD).content.decode()
+    assert "?action=promote&environment=production" not in page
+    assert "Promote (pinned)" in page
+    confirm = client.get(ACT, {"action": "promote", "environment": "production"})
+    text = confirm.content.decode()
+    assert "Refused:" in text and "pinned" in text.lower()
+    assert 'name="reason"' not in text  # no form for an action that cannot succeed
+    assert Deployment.objects.filter(environment=production).count() == 0  # trial rolled back
+    assert text.count("<h1>") == 1
+
+
+@pytest.mark.django_db
+def test_approving_your_own_request_is_refused_before_the_form(client):
+    staging = Environment.objects.get(slug="staging")
+    deployed(staging, make_build(8))
+    both = staff(client, RELEASE_MANAGER, RELEASE_APPROVER, username="both")
+    client.post(ACT, {"action": "promote", "environment": "production", "reason": "release"})
+    request = Deployment.objects.get(environment__slug="production")
+    assert request.requested_by == both
+    page = client.get(DASHBOARD).content.decode()
+    assert f"?action=approve&deployment={request.pk}" not in page
+    confirm = client.get(ACT, {"action": "approve", "deployment": request.pk}).content.decode()
+    assert "Refused:" in confirm and 'name="reason"' not in confirm
+    request.refresh_from_db()
+    assert request.status == "awaiting_approval"
+
+
+@pytest.mark.django_db
+def test_a_build_marked_bad_while_running_is_flagged_and_who_approved_is_shown(client):
+    staging, production = (Environment.objects.get(slug=s) for s in ("staging", "production"))
+    build = make_build(9)
+    deployed(staging, build)
+    deployed(production, build)  # production needs an approval: deployed() gets one
+    build.bad_at, build.bad_reason = timezone.now(), "leaks sessions"
+    build.save()
+    staff(client, RELEASE_MANAGER, username="rm")
+    page = client.get(DASHBOARD).content.decode()
+    assert page.count("Runs a build marked bad — leaks sessions") == 2
+    assert "approved by approver" in page
+
+
+@pytest.mark.django_db
+def test_dora_numbers_a_real_zero_is_zero_and_rates_are_percentages(client):
+    staging = Environment.objects.get(slug="staging")
+    deployed(staging, make_build(10))
+    staff(client, RELEASE_MANAGER, username="rm")
+    page = client.get(DASHBOARD).content.decode()
+    assert "0 % (0 of 1)" in page  # one change, none failed: a real zero
+    assert "no data" in page  # production has no deployments at all
+    assert "—" not in page.split("DORA")[1].split("History")[0]
+
+
+@pytest.mark.django_db
+def test_stage_badges_follow_the_pipeline_order(client):
+    build = make_build(11)
+    StageResult.objects.create(build=build, stage="deploy-staging", job_id=999, status="success")
+    staff(client, RELEASE_MANAGER, username="rm")
+    page = client.get(DASHBOARD).content.decode()
+    row = page[page.index(build.tag[:12]) :]
+    positions = [row.index(f">{stage}<") for stage in ("lint", "test", "security", "build")]
+    assert positions == sorted(positions)
+    assert row.index(">build<") < row.index(">deploy-staging<")
