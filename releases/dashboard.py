@@ -104,6 +104,7 @@ def dashboard(admin_site, request):
 
 
 NO_DATA = "no data"
+DECISIONS = ("approve", "reject")
 
 
 def allowed_actions(user) -> dict[str, bool]:
@@ -246,14 +247,19 @@ def act(admin_site, request):
         )
         return redirect("admin:releases_dashboard")
     if request.method != "POST" or not source.get("reason", "").strip():
-        current = rules.current_deployment(environment) if environment else None
-        candidate = build
+        # The approver decides on the same change set the requester saw.
+        decided_on = deployment.environment if deployment and action in DECISIONS else None
+        place = environment or decided_on
+        current = rules.current_deployment(place) if place else None
+        candidate = deployment.build if decided_on else build
         candidate_since = None
-        if action == "promote" and environment is not None:
-            previous = rules.previous_environment(environment)
+        if action in ("promote", *DECISIONS) and place is not None:
+            previous = rules.previous_environment(place)
             running = rules.current_deployment(previous) if previous else None
-            candidate = running.build if running else None
-            candidate_since = running.finished_at if running else None
+            if action == "promote":
+                candidate = running.build if running else None
+            if running is not None and candidate is not None and running.build == candidate:
+                candidate_since = running.finished_at
         if action == "rollback" and environment is not None and candidate is None:
             candidate = rules.previous_good_build(environment)
         target = environment or (deployment.environment if deployment else None)

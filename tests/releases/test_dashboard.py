@@ -64,6 +64,9 @@ def test_promote_confirmation_shows_what_changes_and_approver_approves(client):
     staff(client, RELEASE_APPROVER, username="ra")
     approving = client.get(ACT, {"action": "approve", "deployment": request.pk}).content.decode()
     assert "backs up the database of Production" in approving
+    # The approver sees the change set the requester saw: running → candidate, stages.
+    assert f"candidate: <strong>{new.tag[:12]}</strong>" in approving
+    assert "Stages" in approving and "running on the previous environment" in approving
     client.post(ACT, {"action": "approve", "deployment": request.pk, "reason": "ok"})
     request.refresh_from_db()
     assert request.status == "queued"
