@@ -237,16 +237,19 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 class DeploymentAdmin(admin.ModelAdmin):
     """Per-environment deployment history; actions happen on the Releases page."""
 
+    # What people scan for first; the full image reference is on the detail page.
     list_display = [
-        "created_at",
-        "environment",
-        "kind",
-        "build",
         "status",
-        "requested_by",
-        "duration",
+        "kind",
+        "environment",
+        "short_build",
+        "requester",
+        "approver",
         "reason",
+        "duration",
+        "created_at",
     ]
+    list_select_related = ["environment", "build", "requested_by", "approval__decided_by"]
     list_filter = ["environment", "status", "kind"]
     search_fields = ["build__tag", "build__commit_sha", "reason"]
     date_hierarchy = "created_at"
@@ -260,6 +263,21 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # the ledger is append-only
+
+    @admin.display(description="Build", ordering="build__tag")
+    def short_build(self, deployment):
+        return format_html(
+            '<code title="{}">{}</code>', deployment.image, deployment.build.tag[:12]
+        )
+
+    @admin.display(description="Requested by")
+    def requester(self, deployment):
+        return deployment.requested_by or deployment.requested_by_ci or "—"
+
+    @admin.display(description="Approved by")
+    def approver(self, deployment):
+        approval = getattr(deployment, "approval", None)
+        return f"{approval.decided_by} ({approval.decision})" if approval else "—"
 
     @admin.display(description="Duration")
     def duration(self, deployment):

@@ -321,3 +321,17 @@ def test_stage_badges_follow_the_pipeline_order(client):
     positions = [row.index(f">{stage}<") for stage in ("lint", "test", "security", "build")]
     assert positions == sorted(positions)
     assert row.index(">build<") < row.index(">deploy-staging<")
+
+
+@pytest.mark.django_db
+def test_the_deployment_list_shows_who_and_why_first_and_the_build_short(admin_client):
+    staging, production = (Environment.objects.get(slug=s) for s in ("staging", "production"))
+    build = make_build(12)
+    deployed(staging, build)
+    deployed(production, build)
+    page = admin_client.get(reverse("admin:releases_deployment_changelist")).content.decode()
+    table = page[page.index('id="result_list"') :]
+    header = table[: table.index("</thead>")]
+    assert header.index("Status") < header.index("Requested by") < header.index("Approved by")
+    assert "approver (approved)" in page
+    assert f">{build.tag[:12]}</code>" in page
