@@ -375,6 +375,22 @@ EXAMPLES = {
         "failed_changes": 1,
         "lead_time_samples": 8,
         "restore_samples": 1,
+        "weekly": [
+            {
+                "week_ending": "2026-11-30",
+                "environment": "production",
+                "days": 7,
+                "deployments": 2,
+                "deployment_frequency_per_day": 0.286,
+                "lead_time_hours_median": 18.0,
+                "change_failure_rate": 0.0,
+                "time_to_restore_hours_median": None,
+                "changes": 2,
+                "failed_changes": 0,
+                "lead_time_samples": 2,
+                "restore_samples": 0,
+            }
+        ],
     },
 }
 

@@ -15,7 +15,8 @@ from core.http import parse_id
 from releases import backups, schema
 from releases import deployments as rules
 from releases.backends import live_state
-from releases.metrics import dora
+from releases import charts
+from releases.metrics import dora, weekly
 from releases.smoke import readiness
 from releases.stages import pipeline_order
 from releases.models import (
@@ -62,6 +63,7 @@ def dashboard(admin_site, request):
                 .order_by("created_at"),
                 "history": environment.deployments.select_related("build", "requested_by")[:8],
                 "dora": dora_rows(dora(environment)),
+                "charts": charts_for(environment),
                 "frozen": environment.is_frozen(),
                 "freeze_why": environment.freeze_now(),
                 "freeze_scheduled": environment.scheduled_freeze(),
@@ -104,7 +106,44 @@ def dashboard(admin_site, request):
 
 
 NO_DATA = "no data"
+CHART_WEEKS = 12
 DECISIONS = ("approve", "reject")
+
+
+def charts_for(environment, now=None) -> list[str]:
+    """The environment's charts over the last CHART_WEEKS weeks, from the same figures as
+    /api/v1/releases/metrics/dora/?weeks=12."""
+    now = now or timezone.now()
+    weeks = weekly(environment, weeks=CHART_WEEKS, now=now)
+    start = now - datetime.timedelta(weeks=CHART_WEEKS)
+    recent = environment.deployments.filter(finished_at__gte=start).select_related("build")
+    return [
+        charts.bars("deployments", "Deployments per week", weeks, "deployments"),
+        charts.bars(
+            "change_failure_rate",
+            "Change failure rate per week",
+            weeks,
+            "change_failure_rate",
+            "%",
+        ),
+        charts.bars(
+            "lead_time", "Lead time (median h) per week", weeks, "lead_time_hours_median", " h"
+        ),
+        charts.bars(
+            "time_to_restore",
+            "Time to restore (median h) per week",
+            weeks,
+            "time_to_restore_hours_median",
+            " h",
+        ),
+        charts.timeline(
+            "timeline",
+            "Deployments, 12 weeks (tall: rollbacks)",
+            recent.order_by("finished_at"),
+            start,
+            now,
+        ),
+    ]
 
 
 def allowed_actions(user) -> dict[str, bool]:

@@ -14,15 +14,20 @@ def _hours(delta: datetime.timedelta) -> float:
     return round(delta.total_seconds() / 3600, 2)
 
 
-def dora(environment, *, days: int = 30, now=None) -> dict:
-    """Deployment frequency, lead time for changes, change failure rate, time to restore."""
-    now = now or timezone.now()
-    since = now - datetime.timedelta(days=days)
-    ledger = list(
+def finished_ledger(environment) -> list:
+    """Every finished deployment there, oldest first (what the figures are computed from)."""
+    return list(
         Deployment.objects.filter(environment=environment, finished_at__isnull=False)
         .select_related("build")
         .order_by("finished_at", "id")
     )
+
+
+def dora(environment, *, days: int = 30, now=None, ledger=None) -> dict:
+    """Deployment frequency, lead time for changes, change failure rate, time to restore."""
+    now = now or timezone.now()
+    since = now - datetime.timedelta(days=days)
+    ledger = finished_ledger(environment) if ledger is None else ledger
     window = [d for d in ledger if since <= d.finished_at <= now]
     changes = [d for d in window if d.kind != DeploymentKind.ROLLBACK]
     succeeded = [d for d in window if d.status == S.SUCCEEDED]
@@ -69,3 +74,15 @@ def dora(environment, *, days: int = 30, now=None) -> dict:
         "lead_time_samples": len(lead_times),
         "restore_samples": len(restores),
     }
+
+
+def weekly(environment, *, weeks: int = 12, now=None) -> list[dict]:
+    """The same figures week by week, oldest first: the last `weeks` 7-day windows to now."""
+    now = now or timezone.now()
+    ledger = finished_ledger(environment)
+    series = []
+    for back in range(weeks - 1, -1, -1):
+        end = now - datetime.timedelta(days=7 * back)
+        figures = dora(environment, days=7, now=end, ledger=ledger)
+        series.append({"week_ending": end.date().isoformat(), **figures})
+    return series

@@ -421,7 +421,7 @@ class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
-class DoraMetricsSerializer(serializers.Serializer):
+class DoraFiguresSerializer(serializers.Serializer):
     """The DORA figures' shape (releases.metrics.dora); null where there is no data."""
 
     environment = serializers.CharField()
@@ -439,6 +439,18 @@ class DoraMetricsSerializer(serializers.Serializer):
     failed_changes = serializers.IntegerField(help_text="Of those, failed or rolled back.")
     lead_time_samples = serializers.IntegerField(help_text="Builds in the lead-time median.")
     restore_samples = serializers.IntegerField(help_text="Failures in the restore median.")
+
+
+class DoraWeekSerializer(DoraFiguresSerializer):
+    """One week's figures (the 7 days ending on `week_ending`)."""
+
+    week_ending = serializers.DateField()
+
+
+class DoraMetricsSerializer(DoraFiguresSerializer):
+    """The DORA figures over the window, and week by week when `weeks` is asked for."""
+
+    weekly = DoraWeekSerializer(many=True)
 
     class Meta:
         ref_name = "DoraMetrics"

@@ -464,6 +464,12 @@ class DoraMetricsView(_CIView, APIView):
         parameters=[
             OpenApiParameter("environment", str, description="Slug; default production."),
             OpenApiParameter("days", int, description="1-365, default 30."),
+            OpenApiParameter(
+                "weeks",
+                {"type": "integer", "minimum": 0, "maximum": 52},
+                description="Also the figures week by week for the last N weeks (0-52, "
+                "default 0): what the Releases page charts.",
+            ),
         ],
         responses={200: DoraMetricsSerializer},
     )
@@ -477,4 +483,13 @@ class DoraMetricsView(_CIView, APIView):
             raise ValidationError({"days": ["A whole number."]})
         if not 1 <= days <= 365:
             raise ValidationError({"days": ["From 1 to 365."]})
-        return Response(metrics.dora(environment, days=days))
+        raw_weeks = request.query_params.get("weeks", "0")
+        weeks = int(raw_weeks) if raw_weeks.isascii() and raw_weeks.isdigit() else -1
+        if not 0 <= weeks <= 52:
+            raise ValidationError({"weeks": ["A whole number from 0 to 52."]})
+        return Response(
+            {
+                **metrics.dora(environment, days=days),
+                "weekly": metrics.weekly(environment, weeks=weeks) if weeks else [],
+            }
+        )

@@ -1,11 +1,17 @@
 """The admin Releases page and its confirmed actions, as each role (Django test client)."""
 
+import html
+import json
+import re
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from core.roles import AUTHOR, RELEASE_APPROVER, RELEASE_MANAGER
+from releases import deployments as rules
 from releases.models import Deployment, Environment, StageResult
+from releases.services import Actor
 from tests.factories import UserFactory
 from tests.releases.test_deployment_rules import deployed, make_build, manager
 
@@ -335,3 +341,34 @@ def test_the_deployment_list_shows_who_and_why_first_and_the_build_short(admin_c
     assert header.index("Status") < header.index("Requested by") < header.index("Approved by")
     assert "approver (approved)" in page
     assert f">{build.tag[:12]}</code>" in page
+
+
+@pytest.mark.django_db
+def test_the_charts_show_the_same_numbers_as_the_dora_api(client, api_client):
+    staging = Environment.objects.get(slug="staging")
+    deployed(staging, make_build(13))
+    deployed(staging, make_build(14))
+    failing, _ = rules.request_deployment(
+        actor=Actor(user=manager()), environment=staging, build=make_build(15), reason="t"
+    )
+    rules.finish(deployment=rules.start_next(staging), succeeded=False, smoke={"passed": False})
+    user = staff(client, RELEASE_MANAGER, username="rm")
+    page = client.get(DASHBOARD).content.decode()
+    card = page[page.index('aria-label="Staging"') : page.index('aria-label="Production"')]
+    shown = {
+        kind: json.loads(html.unescape(values))
+        for kind, values in re.findall(r'data-chart="(\w+)" data-values="([^"]*)"', card)
+    }
+    api_client.force_authenticate(user)
+    answer = api_client.get("/api/v1/releases/metrics/dora/?environment=staging&weeks=12")
+    weeks = answer.json()["weekly"]
+    assert len(weeks) == 12
+    assert shown["deployments"] == [w["deployments"] for w in weeks]
+    assert shown["change_failure_rate"] == [w["change_failure_rate"] for w in weeks]
+    assert shown["lead_time"] == [w["lead_time_hours_median"] for w in weeks]
+    assert shown["time_to_restore"] == [w["time_to_restore_hours_median"] for w in weeks]
+    assert shown["deployments"][-1] == 2 and shown["change_failure_rate"][-1] == round(1 / 3, 3)
+    assert [t["status"] for t in shown["timeline"]] == ["succeeded", "succeeded", "failed"]
+    assert failing.pk == shown["timeline"][-1]["id"]
+    bad = api_client.get("/api/v1/releases/metrics/dora/?weeks=53")
+    assert bad.status_code == 400 and "weeks" in bad.json()

@@ -63,6 +63,10 @@ def test_dora_figures_match_the_hand_worked_answers(history):
         "lead_time_hours_median": 24.0,  # median of 24, 36, 6
         "change_failure_rate": 0.5,  # B (rolled back) and C (failed) of A, B, C, D
         "time_to_restore_hours_median": 13.0,  # median of 2 and 24
+        "changes": 4,  # A, B, C, D (the rollback is not a change)
+        "failed_changes": 2,
+        "lead_time_samples": 3,
+        "restore_samples": 2,
     }
 
 
