@@ -130,6 +130,11 @@ class EnvironmentAdmin(admin.ModelAdmin):
                 name="releases_dashboard",
             ),
             path(
+                "dashboard/now/<slug:slug>/",
+                wrap(lambda request, slug: dashboard.now_fragment(self.admin_site, request, slug)),
+                name="releases_now",
+            ),
+            path(
                 "dashboard/act/",
                 wrap(lambda request: dashboard.act(self.admin_site, request)),
                 name="releases_act",

@@ -52,15 +52,12 @@ def dashboard(admin_site, request):
         raise PermissionDenied
     environments = []
     for environment in Environment.objects.all():
-        current = rules.current_deployment(environment)
+        now_block = what_runs_now(environment)
+        current = now_block["current"]
         live = live_state(environment, current.image if current else None)
         environments.append(
             {
-                "environment": environment,
-                "current": current,
-                "queue": environment.deployments.filter(status__in=ACTIVE_DEPLOYMENT_STATUSES)
-                .select_related("build", "requested_by")
-                .order_by("created_at"),
+                **now_block,
                 "history": environment.deployments.select_related("build", "requested_by")[:8],
                 "dora": dora_rows(dora(environment)),
                 "charts": charts_for(environment),
@@ -108,6 +105,38 @@ def dashboard(admin_site, request):
 NO_DATA = "no data"
 CHART_WEEKS = 12
 DECISIONS = ("approve", "reject")
+
+
+LOG_TAIL_LINES = 4
+
+
+def what_runs_now(environment) -> dict:
+    """The card's live part: the current deployment and the queue, with the running one's
+    last log lines."""
+    queue = list(
+        environment.deployments.filter(status__in=ACTIVE_DEPLOYMENT_STATUSES)
+        .select_related("build", "requested_by", "approval__decided_by")
+        .order_by("created_at")
+    )
+    for deployment in queue:
+        deployment.log_tail = "\n".join(deployment.log.splitlines()[-LOG_TAIL_LINES:])
+    return {
+        "environment": environment,
+        "current": rules.current_deployment(environment),
+        "queue": queue,
+    }
+
+
+def now_fragment(admin_site, request, slug):
+    """The card's live part as HTML, for the page's poll (releases/static/releases/live.js)."""
+    if not request.user.has_perm("releases.view_deployment"):
+        raise PermissionDenied
+    block = what_runs_now(get_object_or_404(Environment, slug=slug))
+    context = {"e": block, "can": allowed_actions(request.user)}
+    response = TemplateResponse(request, "admin/releases/_now.html", context)
+    response["X-Queue-Active"] = "1" if block["queue"] else "0"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def charts_for(environment, now=None) -> list[str]:

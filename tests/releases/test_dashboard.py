@@ -372,3 +372,28 @@ def test_the_charts_show_the_same_numbers_as_the_dora_api(client, api_client):
     assert failing.pk == shown["timeline"][-1]["id"]
     bad = api_client.get("/api/v1/releases/metrics/dora/?weeks=53")
     assert bad.status_code == 400 and "weeks" in bad.json()
+
+
+@pytest.mark.django_db
+def test_the_live_block_shows_the_running_deployment_and_its_log(client):
+    staging = Environment.objects.get(slug="staging")
+    deployed(staging, make_build(16))
+    queued, _ = rules.request_deployment(
+        actor=Actor(user=manager()), environment=staging, build=make_build(17), reason="t"
+    )
+    running = rules.start_next(staging)
+    running.log = "pulling\nmigrating\nswitching\nsmoke 1/3\nsmoke 2/3"
+    running.save()
+    staff(client, RELEASE_MANAGER, username="rm")
+    url = reverse("admin:releases_now", args=["staging"])
+    answer = client.get(url)
+    assert answer.status_code == 200 and answer["X-Queue-Active"] == "1"
+    text = answer.content.decode()
+    assert 'data-status="running"' in text and "smoke 2/3" in text and "pulling" not in text
+    rules.finish(deployment=running, succeeded=True, smoke={"passed": True})
+    done = client.get(url)
+    assert done["X-Queue-Active"] == "0"
+    assert f"<strong>{running.build.tag[:12]}</strong>" in done.content.decode()
+    client.logout()
+    staff(client, AUTHOR, username="au")
+    assert client.get(url).status_code == 403
