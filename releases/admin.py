@@ -238,6 +238,15 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
             self.message_user(request, f"{delivery.event}: {outcome} — {detail}")
 
 
+# The decision first (what, where, who asked, who approved, how it went), then the log,
+# then the rest of the record.
+_DECISION = ["status", "kind", "environment", "build", "requested_by", "requested_by_ci"]
+_DECISION += ["approver", "reason", "created_at", "started_at", "finished_at", "log_lines"]
+DEPLOYMENT_DETAIL_FIELDS = _DECISION + [
+    f.name for f in Deployment._meta.fields if f.name not in {*_DECISION, "log"}
+]
+
+
 @admin.register(Deployment)
 class DeploymentAdmin(admin.ModelAdmin):
     """Per-environment deployment history; actions happen on the Releases page."""
@@ -258,7 +267,8 @@ class DeploymentAdmin(admin.ModelAdmin):
     list_filter = ["environment", "status", "kind"]
     search_fields = ["build__tag", "build__commit_sha", "reason"]
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in Deployment._meta.fields]
+    readonly_fields = [f.name for f in Deployment._meta.fields] + ["approver", "log_lines"]
+    fields = DEPLOYMENT_DETAIL_FIELDS
 
     def has_add_permission(self, request):
         return False
@@ -273,6 +283,13 @@ class DeploymentAdmin(admin.ModelAdmin):
     def short_build(self, deployment):
         return format_html(
             '<code title="{}">{}</code>', deployment.image, deployment.build.tag[:12]
+        )
+
+    @admin.display(description="Log")
+    def log_lines(self, deployment):
+        return format_html(
+            '<pre style="white-space: pre-wrap; word-break: break-word; margin: 0">{}</pre>',
+            deployment.log or "—",
         )
 
     @admin.display(description="Requested by")
