@@ -58,7 +58,9 @@ def dashboard(admin_site, request):
         environments.append(
             {
                 **now_block,
-                "history": environment.deployments.select_related("build", "requested_by")[:8],
+                "history": environment.deployments.select_related(
+                    "build", "requested_by", "approval__decided_by"
+                )[:8],
                 "dora": dora_rows(dora(environment)),
                 "charts": charts_for(environment),
                 "frozen": environment.is_frozen(),
@@ -120,11 +122,25 @@ def what_runs_now(environment) -> dict:
     )
     for deployment in queue:
         deployment.log_tail = "\n".join(deployment.log.splitlines()[-LOG_TAIL_LINES:])
+    current = rules.current_deployment(environment)
     return {
         "environment": environment,
-        "current": rules.current_deployment(environment),
+        "current": current,
         "queue": queue,
+        "behind": _behind_previous(environment, current),
     }
+
+
+def _behind_previous(environment, current) -> dict | None:
+    """How many commits the previous environment runs that this one does not yet."""
+    previous = rules.previous_environment(environment)
+    ahead = rules.current_deployment(previous) if previous else None
+    if ahead is None or (current is not None and ahead.build_id == current.build_id):
+        return None
+    commits = len(
+        rules.changes_between(current.build if current else None, ahead.build)["commits"]
+    )
+    return {"environment": previous, "commits": commits} if commits else None
 
 
 def now_fragment(admin_site, request, slug):

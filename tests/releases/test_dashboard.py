@@ -397,3 +397,20 @@ def test_the_live_block_shows_the_running_deployment_and_its_log(client):
     client.logout()
     staff(client, AUTHOR, username="au")
     assert client.get(url).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_card_says_how_far_behind_the_previous_environment_it_is(client):
+    staging, production = (Environment.objects.get(slug=s) for s in ("staging", "production"))
+    builds = [make_build(n) for n in (20, 21, 22)]
+    for build in builds:
+        build.ref = "main"
+        build.save()
+    deployed(staging, builds[0])
+    deployed(production, builds[0])
+    deployed(staging, builds[2])
+    staff(client, RELEASE_MANAGER, username="rm")
+    page = client.get(DASHBOARD).content.decode()
+    assert "Behind Staging by 2 commits" in page
+    history = page[page.index('class="history"') :]
+    assert "approver" in history and "Requested by" in history
