@@ -2,7 +2,12 @@
 
 import re
 
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle, UserRateThrottle
+from rest_framework.throttling import (
+    AnonRateThrottle,
+    ScopedRateThrottle,
+    SimpleRateThrottle,
+    UserRateThrottle,
+)
 
 _RATE = re.compile(r"^(\d+)/(\d*)\s*([smhd])[a-z]*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -56,8 +61,33 @@ class _ReportingMixin:
         return self.reset
 
 
+def machine_identity(request) -> str | None:
+    """The key of a machine identity (a CI token, a GitLab id_token's project) that
+    authenticated this request, if one did: `request.auth.throttle_key`."""
+    return getattr(getattr(request, "auth", None), "throttle_key", None)
+
+
 class AnonymousThrottle(_ReportingMixin, AnonRateThrottle):
-    """Every anonymous request, by client address (rate "anon")."""
+    """Every anonymous request, by client address (rate "anon"). CI identities are not
+    anonymous: they have their own limit (MachineThrottle), so many runners behind one
+    address do not share the readers' per-address budget."""
+
+    def get_cache_key(self, request, view):
+        if machine_identity(request):
+            return None
+        return super().get_cache_key(request, view)
+
+
+class MachineThrottle(_ReportingMixin, SimpleRateThrottle):
+    """Every request of a CI identity, per identity (rate "ci"), whatever its address."""
+
+    scope = "ci"
+
+    def get_cache_key(self, request, view):
+        identity = machine_identity(request)
+        if identity is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": identity}
 
 
 class UserThrottle(_ReportingMixin, UserRateThrottle):

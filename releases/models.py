@@ -259,6 +259,11 @@ class CIToken(models.Model):
         verbose_name = "CI token"
         ordering = ["-created_at"]
 
+    @property
+    def throttle_key(self) -> str:
+        """Each token has its own rate limit (core.throttling.MachineThrottle)."""
+        return f"ci-token-{self.pk}"
+
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
 

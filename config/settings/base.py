@@ -339,10 +339,14 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [
         "core.throttling.AnonymousThrottle",
         "core.throttling.UserThrottle",
+        "core.throttling.MachineThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="600/minute"),
         "user": env("THROTTLE_USER", default="3000/minute"),
+        # Per CI token / per GitLab project (id_tokens), not per address: a pipeline's jobs
+        # report in bursts, often many runners behind one NAT.
+        "ci": env("THROTTLE_CI", default="6000/minute"),
         # The same limit as the site's comment form (BLOG_COMMENT_RATE_*).
         "comments": "{}/{}s".format(*BLOG_COMMENT_RATE),
         "auth": env("THROTTLE_AUTH", default="20/minute"),

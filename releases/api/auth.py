@@ -49,6 +49,12 @@ class OIDCPrincipal:
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
 
+    @property
+    def throttle_key(self) -> str:
+        """Jobs of one project share a rate limit (core.throttling.MachineThrottle)."""
+        project = self.claims.get("project_id") or self.claims.get("project_path")
+        return f"gitlab-project-{project}"
+
 
 class GitLabIDTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <id_token>` from a GitLab CI job (see releases.oidc)."""
