@@ -184,6 +184,10 @@ class PostAdmin(admin.ModelAdmin):
             fields.append("author")
         return fields
 
+    def get_changeform_initial_data(self, request):
+        # A new post is the signed-in user's unless an editor picks another author.
+        return {"author": request.user.pk, **super().get_changeform_initial_data(request)}
+
     def get_form(self, request, obj=None, **kwargs):
         form_class = super().get_form(request, obj, **kwargs)
 
@@ -453,6 +457,41 @@ class PostAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:blog_post_revisions", args=[post.pk]))
         self.message_user(request, f"Restored revision {revision.number}.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:blog_post_change", args=[post.pk]))
+
+    def response_change(self, request, obj):
+        """A workflow button submits the whole form: the content was saved (save_model), and
+        only then does the action run, so nothing typed is lost."""
+        action = request.POST.get("_workflow")
+        if not action:
+            return super().response_change(request, obj)
+        publish_at = None
+        if action == "schedule":
+            form = ScheduleForm({"publish_at": request.POST.get("_publish_at", "")})
+            if not form.is_valid():
+                self.message_user(
+                    request, f"Saved. {errors.SCHEDULE_NEEDS_FUTURE}", messages.WARNING
+                )
+                return HttpResponseRedirect(reverse("admin:blog_post_change", args=[obj.pk]))
+            publish_at = form.cleaned_data["publish_at"]
+        try:
+            moved = services.post_transition(
+                post=obj,
+                user=request.user,
+                action=action,
+                publish_at=publish_at,
+                expected_version=obj.version,
+            )
+        except (errors.WorkflowError, errors.StaleEdit, PermissionDenied) as error:
+            self.message_user(request, f"Saved. Not done: {_message(error)}", messages.WARNING)
+        else:
+            self.message_user(
+                request,
+                f"Saved; “{moved.title}” is now {moved.get_status_display().lower()}.",
+                messages.SUCCESS,
+            )
+        if self.get_queryset(request).filter(pk=obj.pk).exists():
+            return HttpResponseRedirect(reverse("admin:blog_post_change", args=[obj.pk]))
+        return HttpResponseRedirect(reverse("admin:blog_post_changelist"))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

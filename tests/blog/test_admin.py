@@ -300,3 +300,66 @@ def test_a_workflow_click_costs_the_same_with_many_posts(
     for n in range(5):
         make_post(title=f"Another {n}")
     assert rows_fetched_by_a_click() == []
+
+
+# ----------------------------------------------------------- nothing typed is lost (#16)
+
+
+@pytest.mark.parametrize(
+    "start, action, extra, ends",
+    [
+        (PostStatus.DRAFT, "submit", {}, PostStatus.IN_REVIEW),
+        (PostStatus.IN_REVIEW, "publish", {}, PostStatus.PUBLISHED),
+        (PostStatus.IN_REVIEW, "withdraw", {}, PostStatus.DRAFT),
+        (PostStatus.PUBLISHED, "archive", {}, PostStatus.ARCHIVED),
+        (
+            PostStatus.IN_REVIEW,
+            "schedule",
+            {
+                "_publish_at": (timezone.localtime() + datetime.timedelta(days=2)).strftime(
+                    "%Y-%m-%dT%H:%M"
+                )
+            },
+            PostStatus.SCHEDULED,
+        ),
+    ],
+)
+def test_a_workflow_button_saves_what_was_typed_then_acts(
+    editor_client, start, action, extra, ends
+):
+    post = make_post(status=start, title="Before", body="Old body")
+    url = reverse("admin:blog_post_change", args=[post.pk])
+    data = post_form_data(post, title="Typed just now", body="New body", _workflow=action)
+    if post.published_at:
+        local = timezone.localtime(post.published_at)
+        data["published_at_0"], data["published_at_1"] = f"{local:%Y-%m-%d}", f"{local:%H:%M:%S}"
+    response = editor_client.post(url, {**data, **extra}, follow=True)
+    post.refresh_from_db()
+    assert (post.title, post.body, post.status) == ("Typed just now", "New body", ends)
+    assert any(m.startswith("Saved;") for m in messages_of(response))
+
+
+def test_a_refused_workflow_action_still_keeps_the_edit_and_says_so(client):
+    author = AuthorFactory(username="au")
+    client.force_login(author)
+    post = make_post(status=PostStatus.DRAFT, author=author, title="Mine")
+    url = reverse("admin:blog_post_change", args=[post.pk])
+    data = post_form_data(post, title="Mine, edited", _workflow="publish")
+    response = client.post(url, data, follow=True)
+    post.refresh_from_db()
+    assert post.title == "Mine, edited" and post.status == PostStatus.DRAFT
+    assert any(m.startswith("Saved. Not done:") for m in messages_of(response))
+
+
+def test_a_workflow_button_with_an_invalid_form_changes_nothing(editor_client):
+    post = make_post(status=PostStatus.DRAFT, title="Before")
+    url = reverse("admin:blog_post_change", args=[post.pk])
+    response = editor_client.post(url, post_form_data(post, title="", _workflow="submit"))
+    assert response.status_code == 200  # the form again, with its error and the typed text
+    post.refresh_from_db()
+    assert (post.title, post.status) == ("Before", PostStatus.DRAFT)
+
+
+def test_a_new_post_s_author_defaults_to_the_signed_in_editor(editor_client):
+    page = editor_client.get(reverse("admin:blog_post_add"))
+    assert page.context["adminform"].form.initial["author"] == editor_client.user.pk

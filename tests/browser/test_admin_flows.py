@@ -74,3 +74,27 @@ def test_public_pages_admin_and_api_docs_load_without_csp_violations(page, live_
     page.wait_for_selector("#post_form")
     page.goto(f"{live_server.url}/admin/releases/environment/dashboard/")
     page.wait_for_selector("h1")
+
+
+def test_typed_edits_survive_a_workflow_button_and_leaving_asks_first(page, live_server):
+    editor = EditorFactory(username="keeps-edits")
+    post = make_post(status=PostStatus.IN_REVIEW, title="First words", body="Old body")
+    admin_login(page, live_server, editor.username, DEFAULT_PASSWORD)
+    change = f"{live_server.url}/admin/blog/post/{post.pk}/change/"
+    page.goto(change)
+    page.fill("#id_title", "Better words, typed before publishing")
+    page.get_by_role("button", name="Publish now").click()
+    page.wait_for_selector(".messagelist")
+    assert "is now published" in page.inner_text(".messagelist")
+    post.refresh_from_db()
+    assert post.title == "Better words, typed before publishing"
+    assert post.status == PostStatus.PUBLISHED
+
+    # Unsaved changes: leaving the page asks first (the browser's beforeunload dialog).
+    page.on("dialog", lambda dialog: dialog.dismiss())
+    page.fill("#id_title", "Not saved yet")
+    with page.expect_event("dialog") as asked:
+        page.evaluate("window.location.href = '/admin/'")
+    assert asked.value.type == "beforeunload"
+    assert page.url == change  # dismissed: still on the page, with what was typed
+    assert page.input_value("#id_title") == "Not saved yet"
