@@ -5,8 +5,8 @@ import difflib
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -218,6 +218,8 @@ class PostAdmin(admin.ModelAdmin):
                 tags=list(tags) if tags is not None else None,
                 **content,
             )
+            # Saved: the unsaved copy is no longer ahead of the post.
+            services.autosave_discard(post=obj, user=request.user)
         else:
             created = services.post_create(
                 user=request.user,
@@ -373,6 +375,7 @@ class PostAdmin(admin.ModelAdmin):
             path(
                 "<int:post_id>/revisions/", wrap(self.revisions_view), name="blog_post_revisions"
             ),
+            path("<int:post_id>/autosave/", wrap(self.autosave_view), name="blog_post_autosave"),
             path(
                 "<int:post_id>/revisions/<int:revision_id>/restore/",
                 wrap(self.restore_view),
@@ -418,6 +421,25 @@ class PostAdmin(admin.ModelAdmin):
         if still_editable and self.has_view_or_change_permission(request, post):
             return HttpResponseRedirect(reverse("admin:blog_post_change", args=[post.pk]))
         return HttpResponseRedirect(reverse("admin:blog_post_changelist"))
+
+    def autosave_view(self, request, post_id):
+        """POST: keep the form's typed text (blog/static/blog/unsaved.js calls it every few
+        seconds while the editor types); with `_discard`, forget it. JSON either way."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        post = self._post_for(request, post_id)
+        if request.POST.get("_discard"):
+            services.autosave_discard(post=post, user=request.user)
+            return JsonResponse({"discarded": True})
+        try:
+            autosave = services.autosave_store(
+                post=post, user=request.user, content=request.POST.dict()
+            )
+        except PermissionDenied as error:
+            return JsonResponse({"detail": str(error) or "Not allowed."}, status=403)
+        except ValidationError as error:
+            return JsonResponse({"detail": " ".join(error.messages)}, status=400)
+        return JsonResponse({"saved_at": autosave.saved_at.isoformat()})
 
     def revisions_view(self, request, post_id):
         post = self._post_for(request, post_id)
@@ -495,6 +517,9 @@ class PostAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
+            autosave = services.autosave_to_offer(post=obj, user=request.user)
+            context["autosave"] = autosave
+            context["autosave_content"] = autosave.content if autosave else None
             context["workflow_actions"] = available_actions(request.user, obj)
             context["post_version"] = obj.version
             context["now"] = timezone.localtime()

@@ -275,6 +275,25 @@ class Revision(models.Model):
         return f"{self.post} — revision {self.number}"
 
 
+class Autosave(models.Model):
+    """A copy of what an editor typed but has not saved, kept every few seconds while they
+    type: it never touches the post, its version or its revisions, and is offered back when
+    the editor opens the post again (after a crash or a closed tab)."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    content = models.JSONField()
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["post", "user"], name="one_autosave_per_editor")
+        ]
+
+    def __str__(self):
+        return f"{self.post} — unsaved copy of {self.user}"
+
+
 class CommentStatus(models.TextChoices):
     """Moderation state of a comment; only approved ones are shown."""
 

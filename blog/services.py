@@ -20,6 +20,7 @@ from django.utils.text import slugify
 from blog import errors
 from blog.changes import bump_content_version, mark_due_posts_published, touch_post
 from blog.models import (
+    Autosave,
     RESERVED_SLUGS,
     SLUG_MAX_LENGTH,
     Category,
@@ -565,3 +566,44 @@ def comments_moderate(*, comments: Iterable[Comment], user, status: str) -> int:
     if changed:
         bump_content_version()  # approved comments show in public payloads
     return changed
+
+
+# --------------------------------------------------------------------------- autosave
+
+# What the editor's autosave keeps: the text fields a person types (strings only).
+AUTOSAVE_FIELDS = ("title", "excerpt", "body", "meta_title", "meta_description", "cover_image_alt")
+AUTOSAVE_MAX_CHARS = 200_000
+
+
+def autosave_store(*, post: Post, user, content: dict) -> Autosave:
+    """Keep what `user` typed in `post` but did not save; the post itself is untouched."""
+    if not may_edit(user, post):
+        raise PermissionDenied("You may not edit this post.")
+    kept = {
+        name: value
+        for name, value in content.items()
+        if name in AUTOSAVE_FIELDS and isinstance(value, str)
+    }
+    if not kept:
+        raise ValidationError("Nothing to keep.")
+    if sum(len(value) for value in kept.values()) > AUTOSAVE_MAX_CHARS:
+        raise ValidationError(f"At most {AUTOSAVE_MAX_CHARS} characters are kept.")
+    autosave, _ = Autosave.objects.update_or_create(
+        post=post, user=user, defaults={"content": kept, "saved_at": timezone.now()}
+    )
+    return autosave
+
+
+def autosave_to_offer(*, post: Post, user) -> Autosave | None:
+    """The unsaved copy to offer back: only one newer than the post's last save, and that
+    differs from what is saved."""
+    autosave = Autosave.objects.filter(post=post, user=user).first()
+    if autosave is None or autosave.saved_at <= post.updated_at:
+        return None
+    if all(getattr(post, name) == value for name, value in autosave.content.items()):
+        return None
+    return autosave
+
+
+def autosave_discard(*, post: Post, user) -> None:
+    Autosave.objects.filter(post=post, user=user).delete()

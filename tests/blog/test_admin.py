@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -363,3 +364,38 @@ def test_a_workflow_button_with_an_invalid_form_changes_nothing(editor_client):
 def test_a_new_post_s_author_defaults_to_the_signed_in_editor(editor_client):
     page = editor_client.get(reverse("admin:blog_post_add"))
     assert page.context["adminform"].form.initial["author"] == editor_client.user.pk
+
+
+def test_autosave_keeps_typed_text_without_touching_the_post(editor_client):
+    post = make_post(status=PostStatus.DRAFT, title="Saved title", body="Saved body")
+    revisions, version = post.revisions.count(), post.version
+    url = reverse("admin:blog_post_autosave", args=[post.pk])
+    answer = editor_client.post(url, {"title": "Typed title", "body": "Typed body", "x": "y"})
+    assert answer.status_code == 200 and "saved_at" in answer.json()
+    post.refresh_from_db()
+    assert (post.title, post.version, post.revisions.count()) == (
+        "Saved title",
+        version,
+        revisions,
+    )
+    change = reverse("admin:blog_post_change", args=[post.pk])
+    page = editor_client.get(change)
+    assert page.context["autosave_content"] == {"title": "Typed title", "body": "Typed body"}
+    assert "were not saved" in page.content.decode()
+    # Saving the post makes the copy old news: it is not offered again.
+    editor_client.post(change, post_form_data(post, title="Typed title", body="Typed body"))
+    assert editor_client.get(change).context["autosave"] is None
+    assert editor_client.post(url, {}).status_code == 400  # nothing to keep
+    assert editor_client.get(url).status_code == 405
+
+
+def test_autosave_is_refused_to_who_may_not_edit_and_can_be_discarded(editor_client):
+    published = make_post(status=PostStatus.PUBLISHED, title="Live")
+    client = Client()
+    client.force_login(AuthorFactory(username="not-mine"))
+    url = reverse("admin:blog_post_autosave", args=[published.pk])
+    assert client.post(url, {"title": "Hijack"}).status_code in (403, 404)
+    assert editor_client.post(url, {"title": "Edit"}).status_code == 200
+    assert editor_client.post(url, {"_discard": "1"}).json() == {"discarded": True}
+    change = reverse("admin:blog_post_change", args=[published.pk])
+    assert editor_client.get(change).context["autosave"] is None

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from blog.models import Post, PostStatus
+from blog.models import Autosave, Post, PostStatus
 from tests.blog.factories import make_post
 from tests.browser.conftest import admin_login
 from tests.factories import DEFAULT_PASSWORD, AuthorFactory, EditorFactory
@@ -98,3 +98,32 @@ def test_typed_edits_survive_a_workflow_button_and_leaving_asks_first(page, live
     assert asked.value.type == "beforeunload"
     assert page.url == change  # dismissed: still on the page, with what was typed
     assert page.input_value("#id_title") == "Not saved yet"
+
+
+def test_the_autosave_brings_back_what_a_closed_tab_lost(browser, page, live_server):
+    editor = EditorFactory(username="autosaver")
+    post = make_post(status=PostStatus.DRAFT, title="Draft", body="Saved body")
+    admin_login(page, live_server, editor.username, DEFAULT_PASSWORD)
+    change = f"{live_server.url}/admin/blog/post/{post.pk}/change/"
+    page.goto(change)
+    page.fill("#id_body", "A paragraph typed and never saved.")
+    # The positive signal: the autosave row exists (the script sends every few seconds).
+    for _ in range(150):
+        if Autosave.objects.filter(post=post, content__body__startswith="A paragraph").exists():
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError("no autosave arrived")
+    page.context.close()  # the tab is gone, unsaved
+
+    again = browser.new_context().new_page()
+    admin_login(again, live_server, editor.username, DEFAULT_PASSWORD)
+    again.goto(change)
+    assert again.input_value("#id_body") == "Saved body"
+    again.get_by_role("button", name="Restore them").click()
+    assert again.input_value("#id_body") == "A paragraph typed and never saved."
+    again.click("input[name=_save]")
+    again.wait_for_selector(".messagelist")
+    post.refresh_from_db()
+    assert post.body == "A paragraph typed and never saved."
+    again.context.close()
