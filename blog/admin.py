@@ -6,12 +6,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
@@ -642,7 +642,15 @@ class ModerationQueueFilter(admin.SimpleListFilter):
 
 @admin.register(Comment)
 class CommentAdmin(admin.ModelAdmin):
-    list_display = ("author_name", "post", "status", "created_at", "short_body", "ip_address")
+    list_display = (
+        "short_body",
+        "moderate_buttons",
+        "author_name",
+        "post",
+        "status",
+        "created_at",
+        "ip_address",
+    )
     list_filter = (ModerationQueueFilter, "created_at")
     search_fields = ("author_name", "author_email", "body", "post__title")
     list_select_related = ("post",)
@@ -664,9 +672,51 @@ class CommentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # comments come from readers
 
+    class Media:
+        css = {"all": ("blog/admin.css",)}
+
     @admin.display(description="Comment")
     def short_body(self, comment):
-        return comment.body[:80] + ("…" if len(comment.body) > 80 else "")
+        return comment.body[:200] + ("…" if len(comment.body) > 200 else "")
+
+    ROW_ACTIONS = (
+        (CommentStatus.APPROVED, "Approve"),
+        (CommentStatus.REJECTED, "Reject"),
+        (CommentStatus.SPAM, "Spam"),
+    )
+
+    @admin.display(description="Moderate")
+    def moderate_buttons(self, comment):
+        # Buttons of the changelist's own form (it carries the CSRF token), each posting to
+        # its row's URL: one click moderates one comment.
+        return format_html_join(
+            " ",
+            '<button type="submit" class="button" formmethod="post" formaction="{}">{}</button>',
+            (
+                (reverse("admin:blog_comment_moderate", args=[comment.pk, status]), label)
+                for status, label in self.ROW_ACTIONS
+                if comment.status != status
+            ),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:comment_id>/moderate/<str:status>/",
+                self.admin_site.admin_view(self.moderate_view),
+                name="blog_comment_moderate",
+            ),
+        ] + super().get_urls()
+
+    def moderate_view(self, request, comment_id, status):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if status not in {s for s, _ in self.ROW_ACTIONS}:
+            raise Http404("No such moderation.")
+        self._moderate(request, Comment.objects.filter(pk=comment_id), status)
+        back = reverse("admin:blog_comment_changelist")
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(f"{back}?{query}" if query else back)
 
     def _moderate(self, request, queryset, status):
         try:

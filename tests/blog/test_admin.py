@@ -399,3 +399,18 @@ def test_autosave_is_refused_to_who_may_not_edit_and_can_be_discarded(editor_cli
     assert editor_client.post(url, {"_discard": "1"}).json() == {"discarded": True}
     change = reverse("admin:blog_post_change", args=[published.pk])
     assert editor_client.get(change).context["autosave"] is None
+
+
+def test_one_click_moderates_one_comment_from_the_queue(editor_client):
+    post = make_post(slug="discussed")
+    pending, other = CommentFactory(post=post), CommentFactory(post=post)
+    queue = editor_client.get(reverse("admin:blog_comment_changelist")).content.decode()
+    spam_url = reverse("admin:blog_comment_moderate", args=[pending.pk, "spam"])
+    assert f'formaction="{spam_url}"' in queue
+    response = editor_client.post(spam_url, follow=True)
+    assert "1 comment marked spam." in messages_of(response)
+    pending.refresh_from_db()
+    other.refresh_from_db()
+    assert pending.status == CommentStatus.SPAM and other.status == CommentStatus.PENDING
+    assert editor_client.post(spam_url.replace("/spam/", "/deleted/")).status_code == 404
+    assert editor_client.get(spam_url).status_code == 405
