@@ -119,6 +119,10 @@ class PostAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     list_select_related = ("author", "category")
     list_per_page = 50
+
+    class Media:
+        css = {"all": ("blog/admin.css",)}
+
     actions = [
         "submit_for_review",
         "publish_now",
