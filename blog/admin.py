@@ -1,6 +1,7 @@
 """The editors' admin: posts with workflow buttons, revisions, previews, comment moderation."""
 
 import difflib
+import re
 
 from django import forms
 from django.conf import settings
@@ -547,31 +548,39 @@ class ScheduleForm(forms.Form):
 
 
 def revision_diff(older: Revision, newer: Revision) -> list[dict]:
-    """Per changed field, an HTML table of the line differences between two revisions."""
+    """Per changed field, its words removed and added between two revisions, inline."""
     changes = []
-    differ = difflib.HtmlDiff(wrapcolumn=70)
     for field in sorted(set(older.snapshot) | set(newer.snapshot)):
         before, after = older.snapshot.get(field), newer.snapshot.get(field)
-        if before == after:
-            continue
-        before_lines = _lines(before)
-        after_lines = _lines(after)
-        table = differ.make_table(
-            before_lines,
-            after_lines,
-            f"revision {older.number}",
-            f"revision {newer.number}",
-            context=True,
-            numlines=2,
-        )
-        changes.append({"field": field, "table": _trusted(table)})
+        if before != after:
+            changes.append({"field": field, "inline": word_diff(_text(before), _text(after))})
     return changes
 
 
-def _lines(value) -> list[str]:
+_WORDS = re.compile(r"\s+|[^\s]+")
+
+
+def word_diff(before: str, after: str):
+    """HTML of `after` with the words removed from `before` in <del> and added in <ins>;
+    whole words only, so a change never splits one."""
+    old, new = _WORDS.findall(before), _WORDS.findall(after)
+    parts = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for op, a1, a2, b1, b2 in matcher.get_opcodes():
+        if op == "equal":
+            parts.append(format_html("{}", "".join(new[b1:b2])))
+            continue
+        if a2 > a1:
+            parts.append(format_html("<del>{}</del>", "".join(old[a1:a2])))
+        if b2 > b1:
+            parts.append(format_html("<ins>{}</ins>", "".join(new[b1:b2])))
+    return format_html_join("", "{}", ((part,) for part in parts))  # parts are safe already
+
+
+def _text(value) -> str:
     if isinstance(value, list):
-        return [str(item) for item in value]
-    return str(value if value is not None else "").splitlines() or [""]
+        return ", ".join(str(item) for item in value)
+    return str(value if value is not None else "")
 
 
 def _trusted(html: str):

@@ -414,3 +414,18 @@ def test_one_click_moderates_one_comment_from_the_queue(editor_client):
     assert pending.status == CommentStatus.SPAM and other.status == CommentStatus.PENDING
     assert editor_client.post(spam_url.replace("/spam/", "/deleted/")).status_code == 404
     assert editor_client.get(spam_url).status_code == 405
+
+
+def test_the_revision_diff_is_word_wise_and_escaped():
+    from blog.admin import word_diff
+
+    html = str(
+        word_diff(
+            "The court <b>held</b> that rights need remedies.",
+            "The court firmly held that rights need <i>remedies</i>.",
+        )
+    )
+    assert "<del>&lt;b&gt;held&lt;/b&gt;</del><ins>firmly held</ins>" in html
+    assert "<del>remedies.</del><ins>&lt;i&gt;remedies&lt;/i&gt;.</ins>" in html
+    assert "<i>" not in html and "<b>" not in html
+    assert "The court " in html  # unchanged words stay, whole
