@@ -188,6 +188,8 @@ class Post(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
     # Optimistic locking: every saved change bumps it; a save based on an older one is refused.
     version = models.PositiveIntegerField(default=1, editable=False)
+    # Bumped to revoke every preview link given out so far (tokens carry the generation).
+    preview_generation = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     # Maintained by blog.search (PostgreSQL only; the GIN index is in migration 0002).
     search_vector = SearchVectorField(null=True, editable=False)
     # Soft delete: set when moved to the trash; hidden everywhere until restored or purged.

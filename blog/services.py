@@ -462,8 +462,27 @@ def purge_expired_trash(now=None) -> int:
 
 
 def preview_token(post: Post) -> str:
-    """A signed token that shows this post (whatever its state) until it expires."""
-    return signing.dumps({"post": post.pk}, salt=PREVIEW_SALT, compress=True)
+    """A signed token that shows this post (whatever its state) until it expires or the
+    post's preview links are revoked."""
+    return signing.dumps(
+        {"post": post.pk, "g": post.preview_generation}, salt=PREVIEW_SALT, compress=True
+    )
+
+
+def preview_link_create(*, post: Post, user) -> dict:
+    """A preview link for someone who may edit the post: its URL path and expiry."""
+    if not may_edit(user, post):
+        raise PermissionDenied("You may not share a preview of this post.")
+    token = preview_token(post)
+    expires = timezone.now() + datetime.timedelta(seconds=settings.BLOG_PREVIEW_MAX_AGE)
+    return {"path": reverse("blog:post_preview", args=[token]), "expires_at": expires}
+
+
+def preview_links_revoke(*, post: Post, user) -> None:
+    """Every preview link of this post given out so far stops working."""
+    if not may_edit(user, post):
+        raise PermissionDenied("You may not revoke this post's preview links.")
+    Post.objects.filter(pk=post.pk).update(preview_generation=F("preview_generation") + 1)
 
 
 def post_from_preview_token(token: str) -> Post:
@@ -475,9 +494,12 @@ def post_from_preview_token(token: str) -> Post:
     except signing.BadSignature:
         raise PermissionDenied(errors.PREVIEW_INVALID)
     try:
-        return Post.objects.for_listing().get(pk=data["post"])
+        post = Post.objects.for_listing().get(pk=data["post"])
     except (Post.DoesNotExist, KeyError, TypeError):
         raise PermissionDenied(errors.PREVIEW_INVALID)
+    if data.get("g", 0) != post.preview_generation:
+        raise PermissionDenied(errors.PREVIEW_REVOKED)
+    return post
 
 
 # --------------------------------------------------------------------------- comments

@@ -61,7 +61,9 @@ class ContractAutoSchema(AutoSchema):
 
     def _takes_if_match(self) -> bool:
         return self.method in {"PUT", "PATCH", "POST"} and (
-            type(self.view).__name__ == "PostViewSet" and "{slug}" in self.path
+            type(self.view).__name__ == "PostViewSet"
+            and "{slug}" in self.path
+            and getattr(self.view, "action", None) != "preview"
         )
 
     def get_override_parameters(self):

@@ -201,6 +201,10 @@ EXAMPLES = {
     "PostWriteRequest": POST_WRITE,
     "PatchedPostWriteRequest": {"title": "Remedies without rights: a short history (updated)"},
     "ScheduleRequest": {"publish_at": "2026-12-07T04:30:00Z"},
+    "PreviewLink": {
+        "url": "https://blog.example.com/preview/eyJwb3N0IjoxLCJnIjowfQ:1vQ2kX:abc123/",
+        "expires_at": "2026-12-03T09:15:00Z",
+    },
     "Author": {
         "username": "asha",
         "display_name": "Asha Menon",

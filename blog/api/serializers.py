@@ -372,3 +372,10 @@ class ChangesPageSerializer(serializers.Serializer):
     results = ChangeSerializer(many=True)
     next_cursor = serializers.CharField(help_text="Cursor of the last entry (or `since`).")
     has_more = serializers.BooleanField()
+
+
+class PreviewLinkSerializer(serializers.Serializer):
+    """A signed link that shows a post, whatever its state, to whoever holds it."""
+
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()

@@ -36,6 +36,7 @@ from blog.api.serializers import (
     PostDetailSerializer,
     PostListSerializer,
     PostWriteSerializer,
+    PreviewLinkSerializer,
     LIST_COLUMNS,
     post_list_items,
     RevisionSerializer,
@@ -324,6 +325,35 @@ class PostViewSet(
     @action(detail=True, methods=["post"])
     def archive(self, request, slug=None):
         return self._transition(request, "archive")
+
+    # ----------------------------------------------------------------- previews
+
+    @extend_schema(
+        methods=["POST"],
+        request=None,
+        responses={201: PreviewLinkSerializer},
+        summary="Create a signed preview link (whoever may edit the post)",
+        description="Anyone holding the link sees the post as it is now, whatever its state, "
+        "until `expires_at` or until the post's preview links are revoked (DELETE).",
+    )
+    @extend_schema(
+        methods=["DELETE"],
+        request=None,
+        responses={204: None},
+        summary="Revoke every preview link of this post given out so far",
+    )
+    @action(detail=True, methods=["post", "delete"], url_path="preview")
+    def preview(self, request, slug=None):
+        post = self.get_object()
+        if request.method == "DELETE":
+            services.preview_links_revoke(post=post, user=request.user)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        link = services.preview_link_create(post=post, user=request.user)
+        answer = {
+            "url": request.build_absolute_uri(link["path"]),
+            "expires_at": link["expires_at"],
+        }
+        return Response(PreviewLinkSerializer(answer).data, status=status.HTTP_201_CREATED)
 
     # ----------------------------------------------------------------- trash
 
