@@ -244,6 +244,10 @@ class PostViewSet(
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
         post = self.get_object()
+        # Bad input is reported as such (400) before the precondition: a client sending
+        # both a stale If-Match and a broken body learns of the body first.
+        serializer = PostWriteSerializer(post, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
         current = self._detail(post)
         if not conditional.if_match_allows(request, current["ETag"]):
             return Response(
@@ -254,8 +258,6 @@ class PostViewSet(
                 },
                 status=status.HTTP_412_PRECONDITION_FAILED,
             )
-        serializer = PostWriteSerializer(post, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         tags = data.pop("tags") if "tags" in data else None
         if not partial:

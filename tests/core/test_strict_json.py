@@ -71,3 +71,18 @@ def test_an_empty_date_filter_is_refused(api_client):
     answer = api_client.get("/api/v1/posts/?updated_since=")
     assert answer.status_code == 400 and "updated_since" in answer.json()
     assert api_client.get("/api/v1/posts/?updated_since=2026-01-01T00:00:00Z").status_code == 200
+
+
+def test_a_broken_body_is_400_even_with_a_stale_if_match(editor_api):
+    from tests.blog.factories import make_post
+
+    make_post(slug="both-wrong")
+    for method, body in (("patch", {"tags": [0]}), ("put", {})):
+        answer = getattr(editor_api, method)(
+            "/api/v1/posts/both-wrong/", body, format="json", HTTP_IF_MATCH='"stale"'
+        )
+        assert answer.status_code == 400, (method, answer.content)
+    fine = editor_api.patch(
+        "/api/v1/posts/both-wrong/", {"title": "T"}, format="json", HTTP_IF_MATCH='"stale"'
+    )
+    assert fine.status_code == 412
