@@ -23,6 +23,12 @@ COMMENT_SPAM = "The comment was not accepted."
 CANNOT_MODERATE = "Only editors may moderate comments."
 ALREADY_IN_TRASH = "This post is already in the trash."
 NOT_IN_TRASH = "This post is not in the trash."
+NOT_YOUR_IMAGE = "Authors may only change or delete the images they uploaded."
+IMAGE_IN_USE = "This image is in use and cannot be deleted: {posts}. Remove it from them first."
+ALT_TEXT_NEEDED = (
+    "Describe every uploaded image before publishing (alt text, for readers who cannot see "
+    "it); missing for {what}."
+)
 
 
 class WorkflowError(ValidationError):
@@ -48,3 +54,11 @@ class CommentThrottled(RetryLater):
 
 class CommentSpam(Exception):
     """The honeypot was filled in: a bot. Nothing is stored."""
+
+
+class ImageInUse(Exception):
+    """Deleting an image that a post shows: refused, with the posts."""
+
+    def __init__(self, message: str, posts):
+        super().__init__(message)
+        self.posts = posts

@@ -150,6 +150,37 @@ class Tag(models.Model):
         return reverse("blog:tag", args=[self.slug])
 
 
+class Image(models.Model):
+    """An uploaded picture: its cleaned original and WebP renditions in the media storage
+    (blog.images stores and deletes them; blog.imaging checks and prepares them)."""
+
+    # Names the image's folder in the storage (images/<key>/…) and finds it in post bodies.
+    key = models.CharField(max_length=32, unique=True, editable=False)
+    original = models.CharField(max_length=200, editable=False)  # storage name
+    alt_text = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="What the picture shows, for readers who cannot see it.",
+    )
+    format = models.CharField(max_length=8, editable=False)
+    width = models.PositiveIntegerField(editable=False)
+    height = models.PositiveIntegerField(editable=False)
+    size_bytes = models.PositiveIntegerField(editable=False)
+    original_name = models.CharField(max_length=200, blank=True, editable=False)
+    # [{"width", "height", "name", "size_bytes"}], widest first: made once at upload.
+    renditions = models.JSONField(default=list, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.alt_text or self.original_name or self.key
+
+
 class Post(models.Model):
     """A blog post; its status only changes through blog.workflow / blog.services."""
 
@@ -166,6 +197,12 @@ class Post(models.Model):
     body_html = models.TextField(blank=True, editable=False)
     cover_image_url = models.URLField(blank=True)
     cover_image_alt = models.CharField(max_length=200, blank=True)
+    # An uploaded cover (served with renditions); wins over cover_image_url when both are set.
+    cover_image = models.ForeignKey(
+        Image, null=True, blank=True, on_delete=models.PROTECT, related_name="cover_of"
+    )
+    # The uploaded images the body shows (kept by blog.images at every save).
+    images = models.ManyToManyField(Image, blank=True, related_name="shown_in", editable=False)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="posts"
     )

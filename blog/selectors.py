@@ -23,7 +23,7 @@ def visible_posts() -> QuerySet:
 
 def visible_post_or_redirect(slug: str) -> tuple[Post | None, str | None]:
     """(post, None) for a visible slug, (None, new_url) for an old slug of a visible post."""
-    post = visible_posts().filter(slug=slug).first()
+    post = visible_posts().select_related("cover_image").filter(slug=slug).first()
     if post:
         return post, None
     redirect = SlugRedirect.objects.filter(old_slug=slug).select_related("post").first()

@@ -4,6 +4,7 @@ import json
 
 from django.conf import settings
 
+from blog import images
 from blog.models import Post, display_name_of
 
 
@@ -15,12 +16,21 @@ def canonical_url(post: Post) -> str:
     return post.canonical_url or absolute(post.get_absolute_url())
 
 
+def cover_of(post: Post) -> tuple[str, str]:
+    """The cover's absolute address and alt text: the uploaded image first, else the URL."""
+    if post.cover_image_id:
+        image = post.cover_image
+        return absolute(images.url_of(image.original)), post.cover_image_alt or image.alt_text
+    return post.cover_image_url, post.cover_image_alt
+
+
 def post_seo(post: Post) -> dict:
     """Everything a page head (or a headless front-end) needs for this post."""
     title = post.meta_title or post.title
     description = post.meta_description or post.excerpt
     url = canonical_url(post)
     author = display_name_of(post.author)
+    cover, cover_alt = cover_of(post)
     open_graph = {
         "og:type": "article",
         "og:title": title,
@@ -30,14 +40,14 @@ def post_seo(post: Post) -> dict:
         "article:author": author,
     }
     twitter = {
-        "twitter:card": "summary_large_image" if post.cover_image_url else "summary",
+        "twitter:card": "summary_large_image" if cover else "summary",
         "twitter:title": title,
         "twitter:description": description,
     }
-    if post.cover_image_url:
-        open_graph["og:image"] = post.cover_image_url
-        open_graph["og:image:alt"] = post.cover_image_alt
-        twitter["twitter:image"] = post.cover_image_url
+    if cover:
+        open_graph["og:image"] = cover
+        open_graph["og:image:alt"] = cover_alt
+        twitter["twitter:image"] = cover
     if post.published_at:
         open_graph["article:published_time"] = post.published_at.isoformat()
     open_graph["article:modified_time"] = post.updated_at.isoformat()
@@ -55,8 +65,8 @@ def post_seo(post: Post) -> dict:
     }
     if post.published_at:
         json_ld["datePublished"] = post.published_at.isoformat()
-    if post.cover_image_url:
-        json_ld["image"] = post.cover_image_url
+    if cover:
+        json_ld["image"] = cover
     return {
         "title": title,
         "description": description,

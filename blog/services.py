@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from blog import errors
+from blog import errors, images
 from blog.changes import bump_content_version, mark_due_posts_published, touch_post
 from blog.models import (
     Autosave,
@@ -26,6 +26,7 @@ from blog.models import (
     Category,
     Comment,
     CommentStatus,
+    Image,
     Post,
     PostStatus,
     PostTombstone,
@@ -46,6 +47,7 @@ CONTENT_FIELDS = (
     "body",
     "cover_image_url",
     "cover_image_alt",
+    "cover_image",
     "category",
     "meta_title",
     "meta_description",
@@ -91,7 +93,7 @@ def unique_slug(text: str, *, exclude_post_id: int | None = None) -> str:
 def _derive(post: Post, *, previous: Post | None) -> None:
     """Fill what is computed from the body: HTML, excerpt (when left empty), reading time."""
     post.title = (post.title or "").strip()
-    post.body_html = render_markdown(post.body or "")
+    post.body_html = images.enrich_html(render_markdown(post.body or ""))
     post.reading_time = reading_time_minutes(post.body_html)
     excerpt = (post.excerpt or "").strip()
     # An excerpt we generated earlier and nobody edited keeps following the body.
@@ -109,6 +111,7 @@ def _derive(post: Post, *, previous: Post | None) -> None:
 def _snapshot(post: Post, tag_slugs: Iterable[str]) -> dict:
     data = {field: getattr(post, field) for field in SNAPSHOT_FIELDS}
     data["slug"] = post.slug
+    data["cover_image"] = post.cover_image_id
     data["category"] = post.category.slug if post.category_id else None
     data["tags"] = sorted(tag_slugs)
     return data
@@ -173,6 +176,7 @@ def post_create(*, user, author=None, tags: Iterable = (), **fields) -> Post:
     _validate(post)
     post.save()
     post.tags.set(_tags_from(tags, user))
+    images.record_usage(post)
     SlugRedirect.objects.filter(old_slug=post.slug).delete()
     _record_revision(post, user, "Created")
     refresh_search_vectors([post.pk])
@@ -221,6 +225,7 @@ def post_update(
     updated.updated_at = now
     if tags is not None:
         updated.tags.set(_tags_from(tags, user))
+    images.record_usage(updated)
     _record_revision(updated, user, note)
     refresh_search_vectors([post.pk])
     touch_post(updated)
@@ -293,6 +298,8 @@ def post_transition(
 
     now = timezone.now()
     was_visible = locked.is_visible(now)
+    if action in ("publish", "schedule"):
+        images.check_alt_text(locked)
     if action == "publish":
         # Publishing means visible now: keep a past (backdated) time, replace a future one.
         if locked.published_at is None or locked.published_at > now:
@@ -361,6 +368,8 @@ def revision_restore(*, revision: Revision, user, expected_version: int) -> Post
     data = revision.snapshot
     changes = {field: data[field] for field in SNAPSHOT_FIELDS if field in data}
     changes["category"] = Category.objects.filter(slug=data.get("category")).first()
+    if "cover_image" in data:  # an image deleted since then is simply not restored
+        changes["cover_image"] = Image.objects.filter(pk=data["cover_image"]).first()
     tags = list(Tag.objects.filter(slug__in=data.get("tags", [])))
     return post_update(
         post=post,

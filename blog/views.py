@@ -9,6 +9,7 @@ from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
+from django.views.static import serve
 
 from blog import errors, selectors, services
 from blog.forms import HONEYPOT_FIELD, CommentForm
@@ -165,3 +166,14 @@ def robots_txt(request):
         f"Sitemap: {request.build_absolute_uri(reverse('sitemap'))}",
     ]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
+
+
+@require_safe
+def media_file(request, path):
+    """An uploaded image from the filesystem storage. Names carry a random key and never
+    change, so browsers and proxies may keep them for a year."""
+    if not path.startswith("images/"):
+        raise Http404("No such file.")
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

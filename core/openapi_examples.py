@@ -195,7 +195,28 @@ JWT = (
     ".Zk2vYl3cJm9n1Kx0b4c0Q2l7p0fN9sQ2m1m8m5GkQ1E"
 )
 
+IMAGE_KEY = "3f6c1a2b9d8e4f00a1b2c3d4e5f60718"
+IMAGE_URL = f"https://blog.example.com/media/images/{IMAGE_KEY}/"
+IMAGE = {
+    "key": IMAGE_KEY,
+    "alt_text": "The Supreme Court of India at dusk",
+    "format": "JPEG",
+    "width": 1280,
+    "height": 853,
+    "size_bytes": 214_332,
+    "url": IMAGE_URL + "original.jpg",
+    "srcset": f"{IMAGE_URL}w1280.webp 1280w, {IMAGE_URL}w960.webp 960w",
+    "renditions": [
+        {"width": w, "height": h, "content_type": "image/webp", "url": f"{IMAGE_URL}w{w}.webp"}
+        for w, h in ((1280, 853), (960, 640))
+    ],
+    "markdown": f"![The Supreme Court of India at dusk]({IMAGE_URL}original.jpg)",
+    "created_at": WHEN,
+}
+
 EXAMPLES = {
+    "Image": IMAGE,
+    "PatchedImageRequest": {"alt_text": "The Supreme Court of India at dusk"},
     "PostList": POST_LIST,
     "PostDetail": POST_DETAIL,
     "PostWriteRequest": POST_WRITE,

@@ -13,6 +13,7 @@ from blog.models import (
     COMMENT_MAX_LENGTH,
     Category,
     Comment,
+    Image,
     Post,
     PostStatus,
     Revision,
@@ -233,6 +234,13 @@ class PostWriteSerializer(serializers.ModelSerializer):
     )
     category = serializers.SlugRelatedField(
         slug_field="slug", queryset=Category.objects.all(), required=False, allow_null=True
+    )
+    cover_image = serializers.SlugRelatedField(
+        slug_field="key",
+        queryset=Image.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="An uploaded image's key (GET /api/v1/media/); null for none.",
     )
     tags = serializers.ListField(
         child=serializers.SlugField(max_length=80),

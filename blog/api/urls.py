@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from blog.api import views
+from blog.api import media, views
 
 router = DefaultRouter()
 router.register("posts", views.PostViewSet, basename="post")
@@ -11,6 +11,7 @@ router.register("categories", views.CategoryViewSet, basename="category")
 router.register("tags", views.TagViewSet, basename="tag")
 router.register("authors", views.AuthorViewSet, basename="author")
 router.register("comments", views.CommentModerationViewSet, basename="comment")
+router.register("media", media.ImageViewSet, basename="image")
 
 urlpatterns = [
     path(

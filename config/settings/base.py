@@ -195,6 +195,37 @@ LOGIN_URL = "admin:login"
 # ------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# MEDIA: uploaded images (blog.Image) through Django's storage API. The local filesystem by
+# default (MEDIA_ROOT; a named volume in compose), served by the app itself under MEDIA_URL;
+# S3-compatible object storage when MEDIA_S3_BUCKET is set (django-storages; the bucket must
+# let anyone read, since public pages link to the files; MEDIA_S3_CUSTOM_DOMAIN for a CDN).
+MEDIA_URL = env("MEDIA_URL", default="/media/")
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
+MEDIA_S3_BUCKET = env("MEDIA_S3_BUCKET", default="")
+if MEDIA_S3_BUCKET:
+    MEDIA_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default=None),
+            "region_name": env("MEDIA_S3_REGION", default=None),
+            "custom_domain": env("MEDIA_S3_CUSTOM_DOMAIN", default=None),
+            "location": env("MEDIA_S3_PREFIX", default="media"),
+            "querystring_auth": False,
+            "file_overwrite": False,
+            # Names carry a random key, so a file never changes: cache it for a year.
+            "object_parameters": {"CacheControl": "public, max-age=31536000, immutable"},
+        },
+    }
+else:
+    MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+# Upload limits (blog.imaging): bytes, pixels in all, pixels along the longer side.
+MEDIA_MAX_UPLOAD_BYTES = env.int("MEDIA_MAX_UPLOAD_BYTES", default=20_000_000)
+MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=50_000_000)
+MEDIA_MAX_SIDE = env.int("MEDIA_MAX_SIDE", default=12_000)
+# Let the app answer MEDIA_URL itself (filesystem storage; off when a web server or CDN does).
+MEDIA_SERVE = env.bool("MEDIA_SERVE", default=not MEDIA_S3_BUCKET)
 # Database backups (manage.py backup / restore): a local directory by default, S3-compatible
 # object storage when BACKUP_S3_BUCKET is set (credentials: AWS_ACCESS_KEY_ID and
 # AWS_SECRET_ACCESS_KEY from the environment, read by boto3).
@@ -223,7 +254,7 @@ else:
 ENVIRONMENT_NAME = env("ENVIRONMENT_NAME", default="local")
 
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "backups": BACKUP_STORAGE,
 }

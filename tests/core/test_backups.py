@@ -3,12 +3,7 @@ database, compare every table row by row), to a local directory and to an S3-com
 server (moto's server mode, real HTTP); corrupt files, confirmation, retention, SQLite."""
 
 import datetime
-import subprocess
-import sys
-import time
 import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -20,7 +15,7 @@ from psycopg import sql
 from blog.models import Comment, Post
 from core import backups
 from tests.blog.factories import CommentFactory, make_post
-from tests.support.processes import free_port, stop
+from tests.support.s3 import s3_server, s3_storage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -162,46 +157,13 @@ def test_restore_drill_into_a_new_database(backup_dir, restored_databases, capsy
 @pytest.fixture
 def s3_backups(settings):
     """A real S3-compatible server (moto in server mode) with a bucket for backups."""
-    import boto3
-
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(endpoint + "/", timeout=2).close()
-            break
-        except urllib.error.HTTPError:
-            break  # an HTTP answer of any status: the server is up
-        except OSError:
-            assert server.poll() is None, "moto_server exited"
-            assert time.monotonic() < deadline, "moto_server did not answer"
-            time.sleep(0.2)
-    credentials = {"aws_access_key_id": "drill", "aws_secret_access_key": "drill-secret"}
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **credentials)
-    client.create_bucket(Bucket="lawvriksh-backups")
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "backups": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {
-                "bucket_name": "lawvriksh-backups",
-                "endpoint_url": endpoint,
-                "region_name": "us-east-1",
-                "access_key": credentials["aws_access_key_id"],
-                "secret_key": credentials["aws_secret_access_key"],
-                "location": "backups",
-                "file_overwrite": False,
-            },
-        },
-    }
-    yield client
-    stop(server)
+    with s3_server() as (endpoint, client):
+        client.create_bucket(Bucket="lawvriksh-backups")
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "backups": s3_storage(endpoint, "lawvriksh-backups", location="backups"),
+        }
+        yield client
 
 
 def test_restore_drill_through_s3_compatible_storage(s3_backups, restored_databases):

@@ -50,7 +50,11 @@
         var content = JSON.parse(kept.textContent);
         Object.keys(content).forEach(function (name) {
           var field = form.elements[name];
-          if (field) { field.value = content[name]; }
+          if (field) {
+            field.value = content[name];
+            // The Markdown editor (editor.js) shows the restored text too.
+            field.dispatchEvent(new Event("lawvriksh:restored"));
+          }
         });
         touched();
         offer.textContent = "Restored: review the text, then save.";
