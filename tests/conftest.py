@@ -88,3 +88,17 @@ def backup_dir(settings, tmp_path):
         },
     }
     return tmp_path / "backups"
+
+
+@pytest.fixture
+def media_storage(settings, tmp_path):
+    """The default (media) storage on the local filesystem, in this test's own folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media"), "base_url": settings.MEDIA_URL},
+        },
+    }
+    return tmp_path / "media"

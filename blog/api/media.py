@@ -117,7 +117,8 @@ class ImageViewSet(
 
     def get_parsers(self):
         # Uploads are multipart; everything else is the API's strict JSON.
-        if getattr(self, "action", None) == "create" or self.request.method == "POST":
+        request = getattr(self, "request", None)  # None while the schema is generated
+        if getattr(self, "action", None) == "create" or (request and request.method == "POST"):
             return [MultiPartParser()]
         return [ObjectJSONParser()]
 

@@ -13,6 +13,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
+def type_body(page, text):
+    """Type into the Markdown editor as a person would (it replaces the plain textarea)."""
+    page.click(".EasyMDEContainer .CodeMirror")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+
+
 def shot(page, name):
     if SCREENSHOTS:
         page.screenshot(path=os.path.join(SCREENSHOTS, f"{name}.png"), full_page=True)
@@ -106,7 +113,7 @@ def test_the_autosave_brings_back_what_a_closed_tab_lost(browser, page, live_ser
     admin_login(page, live_server, editor.username, DEFAULT_PASSWORD)
     change = f"{live_server.url}/admin/blog/post/{post.pk}/change/"
     page.goto(change)
-    page.fill("#id_body", "A paragraph typed and never saved.")
+    type_body(page, "A paragraph typed and never saved.")
     # The positive signal: the autosave row exists (the script sends every few seconds).
     for _ in range(150):
         if Autosave.objects.filter(post=post, content__body__startswith="A paragraph").exists():
@@ -122,6 +129,8 @@ def test_the_autosave_brings_back_what_a_closed_tab_lost(browser, page, live_ser
     assert again.input_value("#id_body") == "Saved body"
     again.get_by_role("button", name="Restore them").click()
     assert again.input_value("#id_body") == "A paragraph typed and never saved."
+    # ... and the editor the person sees shows it too.
+    assert "never saved" in again.inner_text(".EasyMDEContainer .CodeMirror")
     again.click("input[name=_save]")
     again.wait_for_selector(".messagelist")
     post.refresh_from_db()

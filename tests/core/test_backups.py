@@ -3,7 +3,6 @@ database, compare every table row by row), to a local directory and to an S3-com
 server (moto's server mode, real HTTP); corrupt files, confirmation, retention, SQLite."""
 
 import datetime
-import urllib.error
 
 import pytest
 import time_machine
