@@ -38,6 +38,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production \
     PORT=8000 \
+    MEDIA_ROOT=/var/lib/lawvriksh/media \
     WORKER_HEARTBEAT_FILE=/tmp/worker-heartbeat \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus-metrics \
     GIT_SHA=${GIT_SHA} \
@@ -50,7 +51,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app
+    && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app \
+    && install -d -o app -g app -m 0755 /var/lib/lawvriksh/media
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=root:root . .

@@ -13,7 +13,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
 from blog import errors, images, services
@@ -148,10 +147,10 @@ class PostAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Rendered",
+            # The body as readers see it is the editor's live preview (blog/static/blog/editor.js).
+            "Record",
             {
                 "fields": (
-                    "rendered_body",
                     "reading_time",
                     "revisions_link",
                     "created_at",
@@ -179,7 +178,6 @@ class PostAdmin(admin.ModelAdmin):
         fields = [
             "status",
             "preview_link",
-            "rendered_body",
             "reading_time",
             "revisions_link",
             "created_at",
@@ -288,16 +286,6 @@ class PostAdmin(admin.ModelAdmin):
             url,
             url,
             hours,
-        )
-
-    @admin.display(description="Rendered body")
-    def rendered_body(self, post):
-        if not post.pk:
-            return "—"
-        return format_html(
-            '<div style="max-width:46rem;border:1px solid #ddd;padding:0 1rem">{}</div>',
-            # body_html is sanitised by blog.rendering on every save.
-            _trusted(post.body_html),
         )
 
     @admin.display(description="Revisions")
@@ -416,7 +404,8 @@ class PostAdmin(admin.ModelAdmin):
         content was just saved and the messages say so."""
         prefix = "Saved. " if saved else ""
         publish_at = None
-        if action == "schedule":
+        # Without a time of its own, Schedule takes the post's publish time (the form's).
+        if action == "schedule" and publish_at_text is not None:
             form = ScheduleForm({"publish_at": publish_at_text})
             if not form.is_valid():
                 level = messages.WARNING if saved else messages.ERROR
@@ -537,7 +526,7 @@ class PostAdmin(admin.ModelAdmin):
             request,
             obj,
             action,
-            publish_at_text=request.POST.get("_publish_at", ""),
+            publish_at_text=None,  # the publish time field, just saved with the form
             expected_version=obj.version,
             saved=True,
         )
@@ -607,12 +596,6 @@ def _text(value) -> str:
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return str(value if value is not None else "")
-
-
-def _trusted(html: str):
-    """Mark HTML we produced (sanitised body, difflib's escaped table) as safe to show."""
-    # Only our sanitised body or difflib's escaped table reach this.
-    return mark_safe(html)  # nosec B308 B703
 
 
 def _int(value):

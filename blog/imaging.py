@@ -17,6 +17,8 @@ FORMATS = {
 # Widths of the WebP renditions (narrower than the original only, plus one at its own width).
 RENDITION_WIDTHS = (320, 640, 960, 1280, 1920)
 WEBP_QUALITY = 80
+# libwebp effort 0-6 (default 4): 2 encodes about 3x faster for a few per cent more bytes.
+WEBP_METHOD = 2
 JPEG_QUALITY = 88
 
 NOT_AN_IMAGE = (
@@ -140,7 +142,7 @@ def _encode(image: Image.Image, image_format: str) -> bytes:
             image = image.convert("RGB")
         image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
     elif image_format == "WEBP":
-        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
+        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
     else:
         # No exif/xmp/icc arguments: Pillow writes only what it is given.
         image.save(buffer, image_format)
@@ -169,6 +171,6 @@ def prepare(data: bytes) -> PreparedImage:
         height = max(1, round(clean.height * width / clean.width))
         # Each rendition is scaled from the previous, larger one: far cheaper than from the
         # original every time, and the steps are small enough to keep Lanczos' quality.
-        source = source.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        source = source.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=2.0)
         prepared.renditions.append(Rendition(width, height, _encode(source, "WEBP")))
     return prepared

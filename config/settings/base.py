@@ -208,9 +208,9 @@ if MEDIA_S3_BUCKET:
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": MEDIA_S3_BUCKET,
-            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default=None),
-            "region_name": env("MEDIA_S3_REGION", default=None),
-            "custom_domain": env("MEDIA_S3_CUSTOM_DOMAIN", default=None),
+            "endpoint_url": env("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env("MEDIA_S3_REGION", default="") or None,
+            "custom_domain": env("MEDIA_S3_CUSTOM_DOMAIN", default="") or None,
             "location": env("MEDIA_S3_PREFIX", default="media"),
             "querystring_auth": False,
             "file_overwrite": False,

@@ -176,13 +176,17 @@ def test_stale_admin_save_is_refused_with_a_clear_message(editor_client):
     assert post.title == "From A"
 
 
-def test_change_page_shows_workflow_buttons_preview_link_and_render(editor_client):
+def test_change_page_shows_workflow_buttons_preview_link_and_the_editor(editor_client):
     post = make_post(status=PostStatus.IN_REVIEW, body="**Bold** move")
     content = editor_client.get(reverse("admin:blog_post_change", args=[post.pk])).content.decode()
     for label in ("Publish now", "Schedule", "Withdraw to draft", "Revisions"):
         assert label in content
     assert "/preview/" in content
-    assert "<strong>Bold</strong> move" in content
+    # The body is shown rendered by the editor's live preview, from this endpoint.
+    assert f'data-render-url="{reverse("admin:blog_post_render")}"' in content
+    assert "easymde.min.js" in content and "blog/editor.js" in content
+    # Status and publish time come before the writing.
+    assert content.index('class="form-row field-status') < content.index("id_body")
 
 
 def test_workflow_button_publishes(editor_client):
@@ -316,10 +320,10 @@ def test_a_workflow_click_costs_the_same_with_many_posts(
         (
             PostStatus.IN_REVIEW,
             "schedule",
+            # One place for the publish time: the form's field, saved with the click.
             {
-                "_publish_at": (timezone.localtime() + datetime.timedelta(days=2)).strftime(
-                    "%Y-%m-%dT%H:%M"
-                )
+                "published_at_0": f"{timezone.localtime() + datetime.timedelta(days=2):%Y-%m-%d}",
+                "published_at_1": "09:30:00",
             },
             PostStatus.SCHEDULED,
         ),
@@ -338,6 +342,18 @@ def test_a_workflow_button_saves_what_was_typed_then_acts(
     post.refresh_from_db()
     assert (post.title, post.body, post.status) == ("Typed just now", "New body", ends)
     assert any(m.startswith("Saved;") for m in messages_of(response))
+
+
+def test_schedule_without_a_future_publish_time_saves_and_says_why(editor_client):
+    post = make_post(status=PostStatus.IN_REVIEW, title="Before", body="Old body")
+    url = reverse("admin:blog_post_change", args=[post.pk])
+    data = post_form_data(post, title="Typed", body="Kept", _workflow="schedule")
+    response = editor_client.post(url, data, follow=True)
+    post.refresh_from_db()
+    assert (post.title, post.status) == ("Typed", PostStatus.IN_REVIEW)
+    assert any(
+        m.startswith("Saved. Not done:") and "future" in m for m in messages_of(response)
+    ), messages_of(response)
 
 
 def test_a_refused_workflow_action_still_keeps_the_edit_and_says_so(client):
