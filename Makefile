@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 TEST_DATABASE_URL := $(or $(DATABASE_URL),postgres://postgres@127.0.0.1:5432/lawvriksh)
+# A Redis database the tests may empty at will (the API suite's second pass, test_redis_cache).
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: help install install-runtime run migrate demo lint security format test check-postgres check-deploy bench clean containers image
 
@@ -83,8 +85,18 @@ format: install ## Reformat the code with black
 check-postgres: install
 	@DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/python scripts/check_postgres.py
 
-test: install check-postgres lint security ## Lint, then the whole test suite on PostgreSQL
-	DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest $(PYTEST_ARGS)
+test: install check-postgres lint security ## Lint, then the whole test suite on PostgreSQL (+ the API on Redis)
+	DATABASE_URL="$(TEST_DATABASE_URL)" TEST_REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-redis
+
+test-redis: install ## The API suite again with Redis as the cache (CI always; here if Redis answers)
+	@if [ -n "$${CI:-}" ] || $(BIN)/python -c "import redis,sys; redis.Redis.from_url('$(TEST_REDIS_URL)').ping()" 2>/dev/null; then \
+	  echo "== The API suite on Redis as the shared cache ($(TEST_REDIS_URL))"; \
+	  DATABASE_URL="$(TEST_DATABASE_URL)" TEST_REDIS_URL="$(TEST_REDIS_URL)" TEST_CACHE_URL="$(TEST_REDIS_URL)" \
+	    $(BIN)/pytest $(PYTEST_ARGS) tests/blog/api tests/core/test_redis_cache.py tests/releases/test_ci_throttle.py; \
+	else \
+	  echo "(no Redis at $(TEST_REDIS_URL): the Redis pass is skipped here; CI runs it)"; \
+	fi
 
 check-deploy: install ## Run Django's deployment checklist against production settings
 	DJANGO_SETTINGS_MODULE=config.settings.production $(BIN)/python manage.py check --deploy --fail-level WARNING

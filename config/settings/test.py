@@ -1,5 +1,9 @@
 """Test settings: PostgreSQL only, fast hashing, an in-memory cache."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F401, F403
@@ -24,4 +28,14 @@ if not is_postgres(DATABASES["default"]):
         f"(default {DEFAULT_TEST_DATABASE_URL})"
     )
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# locmem by default; TEST_CACHE_URL=redis://… runs the suite on a real shared cache.
+CACHES = {"default": env.cache("TEST_CACHE_URL", default="locmemcache://")}
+# Uploads of tests that do not pick their own folder (the fuzzers') stay out of the tree.
+MEDIA_ROOT = Path(tempfile.gettempdir()) / f"lawvriksh-test-media-{os.getpid()}"
+STORAGES = {  # noqa: F405
+    **STORAGES,  # noqa: F405
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    },
+}
