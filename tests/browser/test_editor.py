@@ -2,9 +2,11 @@
 page, an image dropped into the text is uploaded, inserted and served with renditions."""
 
 import base64
+import datetime
 import io
 
 import pytest
+from django.utils import timezone
 from PIL import Image as PILImage
 
 from blog.models import Image, Post, PostStatus
@@ -132,4 +134,40 @@ def test_an_image_dropped_into_the_editor_is_stored_inserted_and_served(
     )
     assert picture.evaluate("img => img.currentSrc").endswith(".webp")
     shot(page, "site-post-with-image")
+    assert errors == []
+
+
+def test_every_workflow_button_keeps_what_was_typed(page, live_server):
+    """Type, then press each workflow button in turn: the typed title and body are saved
+    with the action every time (one save, then the transition)."""
+    errors = console_errors(page)
+    editor = EditorFactory(username="button-presser")
+    post = make_post(status=PostStatus.DRAFT, title="Start", body="Start body")
+    admin_login(page, live_server, editor.username, DEFAULT_PASSWORD)
+    change = f"{live_server.url}/admin/blog/post/{post.pk}/change/"
+    tomorrow = timezone.localtime() + datetime.timedelta(days=1)
+    steps = [
+        ("Submit for review", PostStatus.IN_REVIEW),
+        ("Withdraw to draft", PostStatus.DRAFT),
+        ("Schedule", PostStatus.SCHEDULED),
+        ("Publish now", PostStatus.PUBLISHED),
+        ("Archive", PostStatus.ARCHIVED),
+        ("Back to draft", PostStatus.DRAFT),
+    ]
+    for number, (button, status) in enumerate(steps, start=1):
+        page.goto(change)
+        page.fill("#id_title", f"Step {number}: {button}")
+        type_body(page, f"Typed before pressing {button}.")
+        if button == "Schedule":  # the one publish time: the form's own field
+            page.fill("#id_published_at_0", f"{tomorrow:%Y-%m-%d}")
+            page.fill("#id_published_at_1", "09:30:00")
+        page.get_by_role("button", name=button, exact=True).click()
+        page.wait_for_selector(".messagelist")
+        assert "Saved;" in page.inner_text(".messagelist"), page.inner_text(".messagelist")
+        post.refresh_from_db()
+        assert (post.title, post.body, post.status) == (
+            f"Step {number}: {button}",
+            f"Typed before pressing {button}.",
+            status,
+        )
     assert errors == []
