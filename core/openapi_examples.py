@@ -33,6 +33,25 @@ BODY = (
     "Courts have long held that a right without a remedy is no right at all.\n\n"
     "## Why it matters\n\nRead the judgment, not the headline."
 )
+IMAGE_KEY = "3f6c1a2b9d8e4f00a1b2c3d4e5f60718"
+IMAGE_URL = f"https://blog.example.com/media/images/{IMAGE_KEY}/"
+IMAGE = {
+    "key": IMAGE_KEY,
+    "alt_text": "The Supreme Court of India at dusk",
+    "format": "JPEG",
+    "width": 1280,
+    "height": 853,
+    "size_bytes": 214_332,
+    "url": IMAGE_URL + "original.jpg",
+    "srcset": f"{IMAGE_URL}w1280.webp 1280w, {IMAGE_URL}w960.webp 960w",
+    "renditions": [
+        {"width": w, "height": h, "content_type": "image/webp", "url": f"{IMAGE_URL}w{w}.webp"}
+        for w, h in ((1280, 853), (960, 640))
+    ],
+    "markdown": f"![The Supreme Court of India at dusk]({IMAGE_URL}original.jpg)",
+    "created_at": WHEN,
+}
+
 POST_DETAIL = {
     **POST_LIST,
     "body": BODY,
@@ -45,6 +64,7 @@ POST_DETAIL = {
     "meta_description": "How Indian courts came to give every right a remedy.",
     "canonical_url": "",
     "comment_count": 3,
+    "cover_image": IMAGE,
     "version": 7,
     "created_at": "2026-10-19T16:02:11Z",
     "seo": {
@@ -194,25 +214,6 @@ JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoiYWNjZXNzIiwidXNlcl9pZCI6M30"
     ".Zk2vYl3cJm9n1Kx0b4c0Q2l7p0fN9sQ2m1m8m5GkQ1E"
 )
-
-IMAGE_KEY = "3f6c1a2b9d8e4f00a1b2c3d4e5f60718"
-IMAGE_URL = f"https://blog.example.com/media/images/{IMAGE_KEY}/"
-IMAGE = {
-    "key": IMAGE_KEY,
-    "alt_text": "The Supreme Court of India at dusk",
-    "format": "JPEG",
-    "width": 1280,
-    "height": 853,
-    "size_bytes": 214_332,
-    "url": IMAGE_URL + "original.jpg",
-    "srcset": f"{IMAGE_URL}w1280.webp 1280w, {IMAGE_URL}w960.webp 960w",
-    "renditions": [
-        {"width": w, "height": h, "content_type": "image/webp", "url": f"{IMAGE_URL}w{w}.webp"}
-        for w, h in ((1280, 853), (960, 640))
-    ],
-    "markdown": f"![The Supreme Court of India at dusk]({IMAGE_URL}original.jpg)",
-    "created_at": WHEN,
-}
 
 EXAMPLES = {
     "Image": IMAGE,

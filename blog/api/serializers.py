@@ -20,6 +20,7 @@ from blog.models import (
     Tag,
     display_name_of,
 )
+from blog.api.media import ImageSerializer
 from blog.seo import absolute, post_seo
 from blog.services import CONTENT_FIELDS
 
@@ -209,10 +210,14 @@ class PostDetailSerializer(PostListSerializer):
     version = serializers.IntegerField(help_text="Bumped by every saved change.")
     created_at = serializers.DateTimeField()
     seo = SeoSerializer()
+    cover_image = ImageSerializer(
+        allow_null=True, help_text="The uploaded cover with its renditions; null for none."
+    )
 
     def to_representation(self, post: Post) -> dict:
         data = post_list_item(post)
         data.update(
+            cover_image=ImageSerializer(post.cover_image).data if post.cover_image_id else None,
             body=post.body,
             body_html=post.body_html,
             meta_title=post.meta_title,

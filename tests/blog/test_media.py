@@ -188,6 +188,9 @@ def test_a_post_shows_its_images_with_srcset_and_the_files_are_served(
     publish = editor_client.post(f"/api/v1/posts/{post.slug}/publish/")
     assert publish.status_code == 200, publish.content
 
+    api = client.get(f"/api/v1/posts/{post.slug}/").json()
+    assert api["cover_image"]["key"] == body["key"]
+    assert [r["width"] for r in api["cover_image"]["renditions"]] == [1500, 1280, 960, 640, 320]
     page = client.get(post.get_absolute_url())
     html = page.content.decode()
     assert 'srcset="' in html and "1280w" in html and 'loading="lazy"' in html
