@@ -306,6 +306,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 RELEASES_HEARTBEAT_TIMEOUT = env.int("RELEASES_HEARTBEAT_TIMEOUT", default=300)
 # Seconds between a worker's upkeep ticks: heartbeat, recovery, lapsed approvals.
 RELEASES_WORKER_TICK = env.float("RELEASES_WORKER_TICK", default=10.0)
+# The worker LISTENs for new tasks (PostgreSQL) and starts them at once; its poll
+# (`db_worker --interval`, 1 s) stays the fallback. Off behind a pooler that drops LISTEN.
+RELEASES_WORKER_LISTEN = env.bool("RELEASES_WORKER_LISTEN", default=True)
 RELEASES_HEALTH_TIMEOUT = env.int("RELEASES_HEALTH_TIMEOUT", default=120)
 RELEASES_SMOKE_ATTEMPTS = env.int("RELEASES_SMOKE_ATTEMPTS", default=5)
 RELEASES_SMOKE_BACKOFF = env.float("RELEASES_SMOKE_BACKOFF", default=2.0)

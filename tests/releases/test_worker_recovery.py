@@ -34,7 +34,7 @@ def database_url() -> str:
 
 
 @contextlib.contextmanager
-def worker_process(name: str):
+def worker_process(name: str, interval: float = 0.2, **extra_env: str):
     """A real db_worker on the test database, with a short heartbeat timeout and tick."""
     env = clean_environment(
         DJANGO_SETTINGS_MODULE="config.settings.test",
@@ -44,9 +44,10 @@ def worker_process(name: str):
         RELEASES_SMOKE_ATTEMPTS="100",
         RELEASES_SMOKE_BACKOFF="0.2",
         RELEASES_SMOKE_TIMEOUT="600",
+        **extra_env,
     )
     command = [sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--no-reload"]
-    command += ["--interval", "0.2", "--worker-id", name]
+    command += ["--interval", str(interval), "--worker-id", name]
     process = subprocess.Popen(
         command,
         cwd=PROJECT_ROOT,
