@@ -66,7 +66,7 @@ MIDDLEWARE.insert(
 )
 STORAGES = {
     "default": MEDIA_STORAGE,  # noqa: F405
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "core.staticfiles.StaticFilesStorage"},
     "backups": BACKUP_STORAGE,  # noqa: F405
 }
 

@@ -1,0 +1,248 @@
+"""The release side under load: CI jobs reporting builds and stage results, as a busy GitLab
+does (retried requests, out-of-order statuses), then a database check of what was stored.
+
+    .venv/bin/python bench/ci_load.py                     # 16 clients, 30 s
+    CLIENTS=32 DURATION=10 .venv/bin/python bench/ci_load.py
+
+Production settings, gunicorn with 2 sync workers (`GUNICORN_WORKERS`) on 127.0.0.1, the
+database `lawvriksh_bench_ci` on BENCH_PG (created when missing). One CI token per client
+(the per-identity throttle scope); each client runs pipelines in a loop: report the build
+(sent twice, as a retried request), then four stages, each `running` then `success` — one
+pipeline in three sends them the wrong way round (the late `running` must change nothing)
+and one report in five is sent twice. Afterwards the database must hold every build once,
+every stage once with status `success`, and nothing else: lost and duplicated are counted.
+Prints accepted reports per second, latency percentiles, answers by status, the CPU the rest
+of the machine used meanwhile, and the check.
+"""
+
+import http.client
+import json
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "lawvriksh_bench_ci"
+CLIENTS = int(os.environ.get("CLIENTS", 16))
+DURATION = float(os.environ.get("DURATION", 30))
+WORKERS = os.environ.get("GUNICORN_WORKERS", "2")
+STAGES = ("build", "test", "security", "image")
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DATABASE_URL": f"{PG}/{DB_NAME}",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "SECURE_SSL_REDIRECT": "false",
+    "LOG_LEVEL": "WARNING",
+    "LOG_FORMAT": "json",
+}
+os.environ.update(ENV)
+
+import django  # noqa: E402
+import psycopg  # noqa: E402
+
+
+def ensure_database() -> None:
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
+        if not exists.fetchone():
+            admin.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def machine_busy_seconds() -> float:
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class Client(threading.Thread):
+    """One CI identity running pipelines until the deadline."""
+
+    def __init__(self, number: int, port: int, token: str, deadline: float, run_id: str):
+        super().__init__(daemon=True)
+        self.number, self.port, self.token, self.deadline = number, port, token, deadline
+        self.run_id = run_id
+        self.latencies: list[float] = []
+        self.answers: Counter = Counter()
+        self.accepted = 0
+        self.pipelines: list[str] = []  # tags of builds whose every report was accepted
+        self.incomplete: list[str] = []
+
+    def post(self, path: str, body: dict) -> int:
+        payload = json.dumps(body).encode()
+        for attempt in range(5):  # a CI job's retries (scripts/ci_report.py does the same)
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            started = time.perf_counter()
+            try:
+                connection.request(
+                    "POST",
+                    path,
+                    body=payload,
+                    headers={
+                        "Authorization": f"Bearer {self.token}",
+                        "Content-Type": "application/json",
+                    },
+                )
+                response = connection.getresponse()
+                response.read()
+                status = response.status
+            except OSError:
+                status = 0
+            finally:
+                connection.close()
+            self.latencies.append(time.perf_counter() - started)
+            self.answers[status] += 1
+            if status in (200, 201):
+                self.accepted += 1
+                return status
+            if status not in (0, 429, 502, 503):
+                return status
+            time.sleep(0.05 * (attempt + 1))
+        return status
+
+    def run(self) -> None:
+        n = 0
+        while time.monotonic() < self.deadline:
+            n += 1
+            tag = f"{self.run_id}-{self.number}-{n}"
+            sha = f"{abs(hash(tag)):040x}"[:40]
+            build = {
+                "repository": "registry.example/blog",
+                "tag": tag,
+                "digest": f"sha256:{secrets.token_hex(32)}",
+                "commit_sha": sha,
+                "ref": "main",
+            }
+            ok = all(self.post("/api/v1/releases/builds/", build) in (200, 201) for _ in (1, 2))
+            reversed_order = n % 3 == 0
+            for index, stage in enumerate(STAGES):
+                job = self.number * 10_000_000 + n * 10 + index + 1
+                statuses = ["running", "success"]
+                if reversed_order:
+                    statuses.reverse()
+                for position, status in enumerate(statuses):
+                    report = {"stage": stage, "job_name": stage, "job_id": job, "status": status}
+                    times = 2 if (n + index + position) % 5 == 0 else 1
+                    for _ in range(times):
+                        answer = self.post(f"/api/v1/releases/builds/{tag}/stages/", report)
+                        ok = ok and answer in (200, 201)
+            (self.pipelines if ok else self.incomplete).append(tag)
+
+
+def percentile(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main():
+    ensure_database()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=ENV,
+        check=True,
+    )
+    django.setup()
+    from releases.models import Build, StageResult
+    from releases.services import ci_token_create
+
+    tokens = [
+        ci_token_create(name=f"bench-{secrets.token_hex(4)}", scopes=["builds:write"])[1]
+        for _ in range(CLIENTS)
+    ]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-b", f"127.0.0.1:{port}"]
+        + ["-w", WORKERS, "--backlog", "2048", "--access-logfile", "/dev/null"],
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        until = time.monotonic() + 60
+        while True:
+            try:
+                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                probe.request("GET", "/healthz")
+                probe.getresponse().read()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > until:
+                    raise SystemExit("gunicorn did not start")
+                time.sleep(0.1)
+        run_id = f"ci{time.time_ns()}"
+        own_before = os.times()
+        busy_before, wall_before = machine_busy_seconds(), time.monotonic()
+        clients = [
+            Client(i, port, tokens[i], time.monotonic() + DURATION, run_id) for i in range(CLIENTS)
+        ]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+        wall = time.monotonic() - wall_before
+        own = os.times()
+        own_cpu = (own.user + own.system) - (own_before.user + own_before.system)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    latencies = [s * 1000 for c in clients for s in c.latencies]
+    answers = sum((c.answers for c in clients), Counter())
+    accepted = sum(c.accepted for c in clients)
+    complete = [tag for c in clients for tag in c.pipelines]
+    # The database check: every build once, every stage once, all `success`; nothing else.
+    builds = Counter(Build.objects.filter(tag__startswith=run_id).values_list("tag", flat=True))
+    stages = Counter(
+        StageResult.objects.filter(build__tag__startswith=run_id).values_list(
+            "build__tag", "stage", "status"
+        )
+    )
+    lost = sum(1 for tag in complete if builds[tag] == 0)
+    lost += sum(1 for tag in complete for s in STAGES if stages[(tag, s, "success")] == 0)
+    duplicated = sum(count - 1 for count in builds.values() if count > 1)
+    duplicated += sum(count - 1 for count in stages.values() if count > 1)
+    wrong = sum(count for (tag, _, status), count in stages.items() if status != "success")
+    print(
+        f"{CLIENTS} CI clients (one token each), {wall:.1f} s, gunicorn {WORKERS} sync workers,"
+        f" production settings"
+    )
+    print(
+        f"accepted reports: {accepted} ({accepted / wall:.1f}/s); pipelines complete: "
+        f"{len(complete)}, incomplete (a report refused after retries): "
+        f"{sum(len(c.incomplete) for c in clients)}"
+    )
+    print(
+        f"latency per request: p50 {statistics.median(latencies):.0f} ms, "
+        f"p99 {percentile(latencies, 0.99):.0f} ms, worst {max(latencies):.0f} ms"
+    )
+    print("answers:", dict(sorted(answers.items())))
+    print(f"database check: lost {lost}, duplicated {duplicated}, not success {wrong}")
+    busy = machine_busy_seconds() - busy_before
+    print(
+        f"CPU: the load generator {own_cpu:.1f} s, everything (server, PostgreSQL, "
+        f"generator, others) {busy:.1f} s over {wall:.1f} s x {os.cpu_count()} CPUs"
+    )
+
+
+if __name__ == "__main__":
+    main()
