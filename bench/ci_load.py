@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+from bench.support import (  # noqa: E402
+    PG,
+    ensure_database,
+    free_port,
+    machine_busy_seconds,
+    percentile,
+)  # noqa: E402
+
 DB_NAME = "lawvriksh_bench_ci"
 CLIENTS = int(os.environ.get("CLIENTS", 16))
 DURATION = float(os.environ.get("DURATION", 30))
@@ -50,26 +57,6 @@ ENV = {
 os.environ.update(ENV)
 
 import django  # noqa: E402
-import psycopg  # noqa: E402
-
-
-def ensure_database() -> None:
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
-        if not exists.fetchone():
-            admin.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def machine_busy_seconds() -> float:
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 class Client(threading.Thread):
@@ -146,13 +133,8 @@ class Client(threading.Thread):
             (self.pipelines if ok else self.incomplete).append(tag)
 
 
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def main():
-    ensure_database()
+    ensure_database(DB_NAME)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,

@@ -15,7 +15,6 @@ connection). The smoke tests call the gunicorn server's /healthz, /readyz and
 
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,7 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+from bench.support import PG, ensure_database, free_port, percentile  # noqa: E402
+
 DB_NAME = "lawvriksh_bench_deploy"
 ROUNDS = int(os.environ.get("ROUNDS", 20))
 COMMIT = "b" * 40
@@ -40,20 +41,6 @@ ENV = {
 os.environ.update(ENV)
 
 import django  # noqa: E402
-import psycopg  # noqa: E402
-
-
-def ensure_database() -> None:
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
-        if not exists.fetchone():
-            admin.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, process, deadline=60.0) -> None:
@@ -90,11 +77,6 @@ def stop(process: subprocess.Popen) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def describe(label, seconds) -> str:
     ms = [s * 1000 for s in seconds]
     return (
@@ -104,7 +86,7 @@ def describe(label, seconds) -> str:
 
 
 def main():
-    ensure_database()
+    ensure_database(DB_NAME)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,

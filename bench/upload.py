@@ -33,6 +33,7 @@ from django.core.files.base import ContentFile  # noqa: E402
 from django.core.files.storage import FileSystemStorage  # noqa: E402
 from PIL import Image, ImageDraw, ImageFilter  # noqa: E402
 
+from bench.support import machine_busy_seconds  # noqa: E402
 from blog import imaging  # noqa: E402
 
 WIDTH = int(os.environ.get("WIDTH", 4000))
@@ -62,14 +63,6 @@ def photo_like_jpeg(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
-def cpu_elsewhere():
-    """Seconds of CPU the whole machine spent (from /proc/stat), to subtract our own."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    busy = sum(fields) - fields[3] - fields[4]
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
 def own_cpu():
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -90,7 +83,7 @@ def main():
         f"{len(data) / 1e6:.2f} MB, with EXIF GPS; {ROUNDS} rounds; CPUs: {os.cpu_count()}"
     )
     checks, prepares, writes = [], [], []
-    machine_before, own_before, wall_before = cpu_elsewhere(), own_cpu(), time.monotonic()
+    machine_before, own_before, wall_before = machine_busy_seconds(), own_cpu(), time.monotonic()
     prepared = None
     with tempfile.TemporaryDirectory() as folder:
         storage = FileSystemStorage(location=folder)
@@ -110,7 +103,7 @@ def main():
                 storage.save(f"{prefix}/w{rendition.width}.webp", ContentFile(rendition.data))
             writes.append(time.perf_counter() - started)
     wall = time.monotonic() - wall_before
-    others = max(0.0, (cpu_elsewhere() - machine_before) - (own_cpu() - own_before))
+    others = max(0.0, (machine_busy_seconds() - machine_before) - (own_cpu() - own_before))
 
     print(summary("decode + checks", checks))
     print(summary("prepare (whole upload work)", prepares))

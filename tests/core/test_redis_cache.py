@@ -2,7 +2,6 @@
 public answers, their count cache and the throttles are shared by separate processes (as by
 gunicorn workers and hosts), and a scheduled post still appears on time with the cache warm."""
 
-import datetime
 import json
 import os
 import subprocess
@@ -11,11 +10,9 @@ from pathlib import Path
 
 import environ
 import pytest
-import time_machine
 from django.db import connection
-from django.utils import timezone
 
-from blog.models import PostStatus
+from tests.blog.api.test_write import assert_scheduled_post_appears_on_time
 from tests.blog.factories import make_post
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -112,16 +109,4 @@ def test_the_throttle_is_counted_across_processes(redis_cache, api_client):
 
 @pytest.mark.django_db
 def test_a_scheduled_post_appears_on_time_with_the_redis_cache_warm(redis_cache, api_client):
-    start = timezone.now()
-    with time_machine.travel(start, tick=False):
-        make_post(slug="old-news")
-        make_post(
-            status=PostStatus.SCHEDULED,
-            slug="breaking",
-            published_at=start + datetime.timedelta(minutes=5),
-        )
-        for _ in range(2):  # the second answer comes from Redis
-            assert {i["slug"] for i in api_client.get(LIST).json()["results"]} == {"old-news"}
-    with time_machine.travel(start + datetime.timedelta(minutes=5, seconds=1), tick=False):
-        slugs = {i["slug"] for i in api_client.get(LIST).json()["results"]}
-    assert slugs == {"old-news", "breaking"}
+    assert_scheduled_post_appears_on_time(api_client, warm_reads=2)  # the second from Redis

@@ -239,7 +239,9 @@ def test_a_change_invalidates_the_cached_public_answer(api_client, editor_client
     assert api_client.get(LIST).json()["results"][0]["title"] == "After"
 
 
-def test_a_scheduled_post_is_never_served_late_from_the_cache(api_client):
+def assert_scheduled_post_appears_on_time(api_client, warm_reads: int = 1):
+    """A post scheduled five minutes ahead is missing from the list (read `warm_reads`
+    times, so later reads come from the cache) and there one second after its time."""
     import time_machine
 
     start = timezone.now()
@@ -250,11 +252,16 @@ def test_a_scheduled_post_is_never_served_late_from_the_cache(api_client):
             slug="breaking",
             published_at=start + datetime.timedelta(minutes=5),
         )
-        assert {i["slug"] for i in api_client.get(LIST).json()["results"]} == {"old-news"}
+        for _ in range(warm_reads):
+            assert {i["slug"] for i in api_client.get(LIST).json()["results"]} == {"old-news"}
     with time_machine.travel(start + datetime.timedelta(minutes=5, seconds=1), tick=False):
         slugs = {i["slug"] for i in api_client.get(LIST).json()["results"]}
     assert slugs == {"old-news", "breaking"}
     assert Post.objects.get(slug="breaking").status == PostStatus.PUBLISHED
+
+
+def test_a_scheduled_post_is_never_served_late_from_the_cache(api_client):
+    assert_scheduled_post_appears_on_time(api_client, warm_reads=2)
 
 
 # ----------------------------------------------------------------------------- trash
