@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from blog import errors, images, imaging
 from blog.roles import can_write_posts
+from blog.seo import absolute
 from blog.models import Image
 from core.parsers import ObjectJSONParser
 from core.throttling import RateLimitHeadersMixin
@@ -56,15 +57,16 @@ class ImageSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = [name for name in fields if name != "alt_text"]
 
+    # Absolute addresses: API clients show the images on other sites (SITE_URL's host).
     def get_url(self, image) -> str:
-        return images.url_of(image.original)
+        return absolute(images.url_of(image.original))
 
     def get_srcset(self, image) -> str:
-        return images.srcset_of(image)
+        return ", ".join(f"{r['url']} {r['width']}w" for r in self.get_renditions(image))
 
     @extend_schema_field(RenditionSerializer(many=True))
     def get_renditions(self, image) -> list[dict]:
-        return images.renditions_of(image)
+        return [{**r, "url": absolute(r["url"])} for r in images.renditions_of(image)]
 
     def get_markdown(self, image) -> str:
         alt = image.alt_text.replace("[", "(").replace("]", ")")
