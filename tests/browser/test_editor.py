@@ -32,6 +32,13 @@ DROP_FILE = """([b64, name]) => {
 }"""
 
 
+PREVIEW_STYLED = """() => {
+  const doc = document.getElementById("body-preview").contentDocument;
+  return doc && doc.readyState === "complete" && doc.styleSheets.length === 1
+    && doc.styleSheets[0].cssRules.length > 0;
+}"""
+
+
 def photo_bytes() -> bytes:
     picture = PILImage.new("RGB", (1400, 900), (30, 90, 160))
     buffer = io.BytesIO()
