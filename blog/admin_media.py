@@ -90,12 +90,9 @@ class ImageAdmin(admin.ModelAdmin):
     def delete_view(self, request, object_id, extra_context=None):
         image = self.get_object(request, object_id)
         if image is not None:
-            used_in = images.where_used(image)
-            if used_in:
-                titles = ", ".join(f"“{post.title}”" for post in used_in)
-                self.message_user(
-                    request, errors.IMAGE_IN_USE.format(posts=titles), messages.ERROR
-                )
+            refusal = images.in_use_refusal(image)
+            if refusal:
+                self.message_user(request, str(refusal), messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:blog_image_change", args=[image.pk]))
         return super().delete_view(request, object_id, extra_context)
 
@@ -141,7 +138,7 @@ class ImageAdmin(admin.ModelAdmin):
                 "key": image.key,
                 "url": images.url_of(image.original),
                 "alt_text": image.alt_text,
-                "markdown": markdown_of(image),
+                "markdown": images.markdown_of(image),
                 "change_url": reverse("admin:blog_image_change", args=[image.pk]),
             },
             status=201,
@@ -197,9 +194,4 @@ class ImageAdmin(admin.ModelAdmin):
 
     @admin.display(description="Markdown")
     def markdown(self, image):
-        return format_html("<code>{}</code>", markdown_of(image))
-
-
-def markdown_of(image: Image) -> str:
-    alt = image.alt_text.replace("[", "(").replace("]", ")")
-    return f"![{alt}]({images.url_of(image.original)})"
+        return format_html("<code>{}</code>", images.markdown_of(image))

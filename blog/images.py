@@ -35,6 +35,12 @@ def srcset_of(image: Image) -> str:
     return ", ".join(f"{url_of(r['name'])} {r['width']}w" for r in image.renditions)
 
 
+def markdown_of(image: Image) -> str:
+    """What to put in a post body to show `image` (brackets in the alt text softened)."""
+    alt = image.alt_text.replace("[", "(").replace("]", ")")
+    return f"![{alt}]({url_of(image.original)})"
+
+
 def renditions_of(image: Image) -> list[dict]:
     """The renditions as API clients see them: width, height, type and address."""
     return [
@@ -126,17 +132,25 @@ def where_used(image: Image) -> list[Post]:
     )
 
 
+def in_use_refusal(image: Image) -> errors.ImageInUse | None:
+    """The refusal to delete `image`, naming the posts that use it; None when unused."""
+    used_in = where_used(image)
+    if not used_in:
+        return None
+    titles = ", ".join(
+        f"“{post.title}”" + (" (in the trash)" if post.deleted_at else "") for post in used_in
+    )
+    return errors.ImageInUse(errors.IMAGE_IN_USE.format(posts=titles), posts=used_in)
+
+
 @transaction.atomic
 def image_delete(*, image: Image, user) -> None:
     """Delete an image nobody uses, files included; refused with the posts that use it."""
     _check_may_change(user, image)
     locked = Image.objects.select_for_update().get(pk=image.pk)
-    used_in = where_used(locked)
-    if used_in:
-        titles = ", ".join(
-            f"“{post.title}”" + (" (in the trash)" if post.deleted_at else "") for post in used_in
-        )
-        raise errors.ImageInUse(errors.IMAGE_IN_USE.format(posts=titles), posts=used_in)
+    refusal = in_use_refusal(locked)
+    if refusal:
+        raise refusal
     names = [locked.original, *(r["name"] for r in locked.renditions)]
     locked.delete()
     storage = media_storage()

@@ -69,8 +69,7 @@ class ImageSerializer(serializers.ModelSerializer):
         return [{**r, "url": absolute(r["url"])} for r in images.renditions_of(image)]
 
     def get_markdown(self, image) -> str:
-        alt = image.alt_text.replace("[", "(").replace("]", ")")
-        return f"![{alt}]({images.url_of(image.original)})"
+        return images.markdown_of(image)
 
 
 class ImageUploadSerializer(serializers.Serializer):
