@@ -13,10 +13,14 @@ class BlogConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from blog.changes import bump_for_related_change
-        from blog.models import AuthorProfile, Category, Comment, Tag
+        from blog import content_state
+        from blog.models import AuthorProfile, Category, Comment, Post, Tag
 
         # What post payloads show besides the post itself; posts bump in blog.services.
         for model in (Category, Tag, AuthorProfile):
             for signal in (post_save, post_delete):
                 signal.connect(bump_for_related_change, sender=model, weak=False)
         post_delete.connect(bump_for_related_change, sender=Comment, weak=False)
+        # Any post written in this process: its memory of the content version is stale.
+        for signal in (post_save, post_delete):
+            signal.connect(content_state.changed_here, sender=Post, weak=False)

@@ -12,14 +12,16 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from blog import content_state
 from blog.models import ContentVersion, Post, PostStatus, PostTombstone
 from notifications import events
 
 _BUMP_SQL = "UPDATE blog_contentversion SET value = value + 1 WHERE id = 1 RETURNING value"
+# The version and the earliest scheduled post's publish time (due when it has come).
 _STATE_SQL = """
 SELECT v.value,
-       EXISTS (SELECT 1 FROM blog_post p
-               WHERE p.status = %s AND p.published_at <= %s AND p.deleted_at IS NULL)
+       (SELECT min(p.published_at) FROM blog_post p
+        WHERE p.status = %s AND p.deleted_at IS NULL)
 FROM blog_contentversion v WHERE v.id = 1
 """
 
@@ -28,6 +30,7 @@ def bump_content_version() -> int:
     """Take the next change number; call inside the transaction that changes content."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("bump_content_version() must run inside the writing transaction")
+    content_state.changed_here()
     with connection.cursor() as cursor:
         cursor.execute(_BUMP_SQL)
         row = cursor.fetchone()
@@ -37,22 +40,30 @@ def bump_content_version() -> int:
     return row[0]
 
 
-def content_version() -> int:
+def content_version(*, strict: bool = False) -> int:
     """The current content version, first publishing any scheduled post whose time has come.
 
-    One query on the hot path; it writes only in the moment a scheduled post falls due, so
-    a cache keyed by this number never serves a scheduled post late.
+    From this process's memory when blog.content_state vouches for it (no round trip);
+    otherwise one query, which writes only in the moment a scheduled post falls due, so a
+    cache keyed by this number never serves a scheduled post late. `strict` always asks
+    the database (a caller that must read its own writes made in another process).
     """
     now = timezone.now()
+    if not strict:
+        remembered = content_state.recall(now)
+        if remembered is not None:
+            return remembered
+    generation = content_state.generation()  # before the read: a change after it counts
     with connection.cursor() as cursor:
-        cursor.execute(_STATE_SQL, [PostStatus.SCHEDULED, now])
+        cursor.execute(_STATE_SQL, [PostStatus.SCHEDULED])
         row = cursor.fetchone()
     if row is None:
         with transaction.atomic():
             return bump_content_version()
-    version, due = row
-    if due:
+    version, next_due = row
+    if next_due is not None and next_due <= now:
         return mark_due_posts_published(now) or version
+    content_state.remember(version, next_due, generation)
     return version
 
 

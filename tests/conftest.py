@@ -8,6 +8,9 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.factories import AuthorFactory, EditorFactory, UserFactory
 
+# Fixtures of real parts used by tests in several folders.
+pytest_plugins = ["tests.support.pgbouncer"]
+
 
 @pytest.fixture(autouse=True)
 def _empty_cache():

@@ -35,6 +35,11 @@ def cache_key(request, version: int) -> str:
     return f"api:resp:{version}:{digest}"
 
 
+def has_credentials(request) -> bool:
+    """A Django request that carries an Authorization header or a session cookie."""
+    return "HTTP_AUTHORIZATION" in request.META or settings.SESSION_COOKIE_NAME in request.COOKIES
+
+
 def cached_public_response(request, view, version: int):
     """A public GET answered straight from the cache, before DRF's dispatch; None on a miss.
 
@@ -44,11 +49,9 @@ def cached_public_response(request, view, version: int):
     """
     from core.throttling import AnonymousThrottle
 
-    meta = request.META
     if (
         request.method not in ("GET", "HEAD")
-        or "HTTP_AUTHORIZATION" in meta
-        or settings.SESSION_COOKIE_NAME in request.COOKIES
+        or has_credentials(request)
         or "preview" in request.GET
         or not settings.API_RESPONSE_CACHE_SECONDS
     ):

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from blog import changes, errors, services
 from blog.search import search_headlines
 from blog.api import conditional
+from blog.api.conditional import has_credentials
 from blog.api.filters import PostFilter, PostFilterBackend, PostOrderingFilter, PostSearchFilter
 from blog.api.permissions import (
     CanWritePostsOrReadOnly,
@@ -147,8 +148,10 @@ class PostViewSet(
     def dispatch(self, request, *args, **kwargs):
         action_name = getattr(self, "action_map", {}).get(request.method.lower())
         if action_name in ("list", "retrieve") and request.method in ("GET", "HEAD"):
-            # One query: the cache key, the count key, and due scheduled posts published.
-            request.content_version = changes.content_version()
+            # The cache key, the count key, and due scheduled posts published: from memory
+            # for anonymous readers (blog.content_state), one query for a signed-in caller,
+            # who must see their own writes made through another worker at once.
+            request.content_version = changes.content_version(strict=has_credentials(request))
             response = conditional.cached_public_response(request, self, request.content_version)
             if response is not None:
                 return response

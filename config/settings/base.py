@@ -392,6 +392,12 @@ REST_FRAMEWORK = {
 # (0 turns the server-side response cache off; it is keyed by the content version).
 API_CACHE_MAX_AGE = env.int("API_CACHE_MAX_AGE", default=60)
 API_RESPONSE_CACHE_SECONDS = env.int("API_RESPONSE_CACHE_SECONDS", default=300)
+# Anonymous API reads take the content version from each process's memory, kept true by
+# PostgreSQL LISTEN/NOTIFY (blog/content_state.py): no database round trip on a cached or
+# 304 answer. Behind a pooler that drops LISTEN, set DATABASE_DIRECT_URL (a failed probe
+# turns the memory off by itself). The memory is never older than MEMORY_SECONDS.
+CONTENT_VERSION_LISTEN = env.bool("CONTENT_VERSION_LISTEN", default=True)
+CONTENT_VERSION_MEMORY_SECONDS = env.float("CONTENT_VERSION_MEMORY_SECONDS", default=30.0)
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
         "rest_framework.renderers.BrowsableAPIRenderer"

@@ -39,3 +39,6 @@ STORAGES = {  # noqa: F405
         "OPTIONS": {"location": str(MEDIA_ROOT)},
     },
 }
+# The content-version memory starts a listener thread on its own connection: only the tests
+# that prove it (tests/blog/test_content_state.py) and TEST_CONTENT_LISTEN=1 turn it on.
+CONTENT_VERSION_LISTEN = env.bool("TEST_CONTENT_LISTEN", default=False)
