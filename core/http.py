@@ -1,5 +1,13 @@
 """Small request helpers shared by the site and the API."""
 
+from django.conf import settings
+
+
+def has_credentials(request) -> bool:
+    """The request carries an Authorization header or a session cookie (without either,
+    it is anonymous for certain: nothing to look up)."""
+    return "HTTP_AUTHORIZATION" in request.META or settings.SESSION_COOKIE_NAME in request.COOKIES
+
 
 def client_info(request) -> dict:
     """The caller's address and user agent, as kept with comments for moderation."""

@@ -9,6 +9,8 @@ from rest_framework.throttling import (
     UserRateThrottle,
 )
 
+from core.http import has_credentials
+
 _RATE = re.compile(r"^(\d+)/(\d*)\s*([smhd])[a-z]*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -75,6 +77,8 @@ class AnonymousThrottle(_ReportingMixin, AnonRateThrottle):
     def get_cache_key(self, request, view):
         if machine_identity(request):
             return None
+        if not has_credentials(request):  # anonymous for certain: no user to resolve
+            return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
         return super().get_cache_key(request, view)
 
 

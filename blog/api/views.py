@@ -18,7 +18,6 @@ from rest_framework.response import Response
 from blog import changes, errors, services
 from blog.search import search_headlines
 from blog.api import conditional
-from blog.api.conditional import has_credentials
 from blog.api.filters import PostFilter, PostFilterBackend, PostOrderingFilter, PostSearchFilter
 from blog.api.permissions import (
     CanWritePostsOrReadOnly,
@@ -53,7 +52,7 @@ from blog.models import (
     Tag,
     visible_condition,
 )
-from core.http import client_info
+from core.http import client_info, has_credentials
 from core.throttling import RateLimitHeadersMixin, ScopeThrottle
 
 User = get_user_model()
