@@ -1,46 +1,65 @@
-"""Summarise bench/run.sh's wrk outputs as a Markdown table (stdlib only)."""
+"""Summarise results.jsonl files (bench/measure.py's, or the anchors' harness's) as a Markdown
+table: per system, size and endpoint, the median req/s with its range over the runs, the
+median p50/p99, and where the CPU went (app / PostgreSQL / wrk / anything else)."""
 
-import re
+import json
+import statistics
 import sys
+from collections import defaultdict
 from pathlib import Path
 
-UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+def load(paths) -> list[dict]:
+    rows = []
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            if line.strip():
+                rows.append(json.loads(line))
+    return [row for row in rows if row.get("rps")]
 
 
-def ms(text: str | None) -> float | None:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text or "")
-    return float(match.group(1)) * UNITS[match.group(2)] if match else None
+def grouped(rows) -> dict:
+    groups = defaultdict(list)
+    for row in rows:
+        groups[(row["system"], int(row["n"]), row["endpoint"])].append(row)
+    return groups
 
 
-def parse(path: Path) -> dict:
-    text = path.read_text()
-    header = dict(re.findall(r"(\w+)=(\S+)", text.splitlines()[0]))
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
-    p50 = re.search(r"^\s+50%\s+(\S+)", text, re.M)
-    p99 = re.search(r"^\s+99%\s+(\S+)", text, re.M)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    return {
-        **header,
-        "rps": float(rps.group(1)) if rps else None,
-        "p50": ms(p50.group(1)) if p50 else None,
-        "p99": ms(p99.group(1)) if p99 else None,
-        "non2xx": int(errors.group(1)) if errors else 0,
-    }
+def median(rows, field):
+    values = [row[field] for row in rows if row.get(field) is not None]
+    return statistics.median(values) if values else None
 
 
-def main(results_dir: str) -> None:
-    rows = sorted(
-        (parse(path) for path in Path(results_dir).glob("wrk-*.txt")),
-        key=lambda r: (int(r["N"]), r["mode"], r["endpoint"]),
-    )
-    print("| N | cache | endpoint | status | req/s | p50 ms | p99 ms | non-2xx/3xx |")
-    print("|---:|---|---|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(
-            f"| {r['N']} | {r['mode']} | {r['endpoint']} | {r['status']} | "
-            f"{r['rps'] or 0:,.0f} | {r['p50'] or 0:.2f} | {r['p99'] or 0:.2f} | {r['non2xx']} |"
+def table(rows) -> str:
+    lines = [
+        "| system | N | endpoint | runs | req/s (median) | range | p50 ms | p99 ms "
+        "| CPU app / pg / wrk / other |",
+        "|---|---:|---|---:|---:|---|---:|---:|---|",
+    ]
+    for (system, n, endpoint), group in sorted(grouped(rows).items()):
+        rps = [row["rps"] for row in group]
+        cpu = " / ".join(
+            f"{median(group, field):.2f}" if median(group, field) is not None else "–"
+            for field in ("cpu_app", "cpu_pg", "cpu_client", "cpu_other")
         )
+        lines.append(
+            f"| {system} | {n:,} | {endpoint} | {len(group)} | {statistics.median(rps):,.0f} "
+            f"| {min(rps):,.0f}–{max(rps):,.0f} | {median(group, 'p50_ms')} "
+            f"| {median(group, 'p99_ms')} | {cpu} |"
+        )
+    return "\n".join(lines)
+
+
+def with_other(rows) -> list[dict]:
+    """The anchors' rows lack cpu_other: the machine's CPU minus the three known trees."""
+    for row in rows:
+        if row.get("cpu_other") is None and row.get("cpu_machine") is not None:
+            known = sum(row.get(f) or 0 for f in ("cpu_app", "cpu_pg", "cpu_client"))
+            row["cpu_other"] = round(row["cpu_machine"] - known, 2)
+    return rows
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) < 2:
+        sys.exit("usage: report.py results.jsonl [more.jsonl ...]")
+    print(table(with_other(load(sys.argv[1:]))))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark of the blog API: seed N posts on PostgreSQL, serve with gunicorn
 # (production settings, DEBUG off, 2 sync workers, persistent connections) on 127.0.0.1,
-# measure each endpoint with wrk, print a table (and write bench/results/<stamp>/).
+# measure each endpoint with wrk through bench/measure.py (an idle machine first, the CPU of
+# app / PostgreSQL / wrk / other accounted), print a table (and write bench/results/<stamp>/).
 #
 #   bench/run.sh                         # N = 1000 and 100000, cache cold and warm
 #   SIZES=1000 DURATION=5 bench/run.sh   # a quick run
@@ -35,6 +36,7 @@ PGPORT="${PGPORT:-5432}"
 PGUSER="${PGUSER:-postgres}"
 OUT="${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}"
 PY="$ROOT/.venv/bin/python"
+RUN="${RUN:-1}"   # the pass number recorded with each result (bench/compare.sh sets it)
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 command -v wrk >/dev/null || { log "wrk missing: apt-get install wrk"; exit 1; }
@@ -73,6 +75,9 @@ for n in $SIZES; do
   "$PY" manage.py collectstatic --noinput -v0
   "$PY" manage.py seed_demo --posts "$n" >&2
   psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -qc "VACUUM ANALYZE" >/dev/null
+  # PostgreSQL's postmaster, so its CPU is accounted apart from the app's.
+  datadir="$(psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$db" -tAc "SHOW data_directory")"
+  PG_PID="$(head -n1 "$datadir/postmaster.pid" 2>/dev/null || true)"
 
   for mode in $MODES; do
     if [ "$mode" = cold ]; then export API_RESPONSE_CACHE_SECONDS=0; else export API_RESPONSE_CACHE_SECONDS=300; fi
@@ -103,13 +108,13 @@ for n in $SIZES; do
       if [ -n "$ENDPOINTS" ] && [[ " $ENDPOINTS " != *" $label "* ]]; then return 0; fi
       [ -n "$header" ] && args=(-H "$header")
       code="$(curl -s -o /dev/null -w '%{http_code}' ${header:+-H "$header"} "$url")"
+      case "$code" in 200|304) ;; *) log "N=$n $mode $label answered $code"; exit 1 ;; esac
       timeout $((WARMUP + 10)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" "${args[@]}" "$url" >/dev/null
-      log "N=$n $mode $label ($code)"
-      {
-        echo "# N=$n mode=$mode endpoint=$label status=$code"
-        echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s --latency ${header:+-H '$header'} $url"
-        timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "${args[@]}" "$url"
-      } >"$OUT/wrk-$n-$mode-$label.txt"
+      "$PY" bench/measure.py --url "$url" ${header:+--header "$header"} \
+        --system "lawvriksh-$mode" --n "$n" --endpoint "$label" --run "$RUN" \
+        --server-pid "$SERVER_PID" --pg-pid "$PG_PID" --duration "$DURATION" \
+        --threads "$THREADS" --connections "$CONNECTIONS" \
+        --out "$OUT/results.jsonl" --wrk-log "$OUT/wrk-$n-$mode-$label-run$RUN.txt"
     }
     run list "$base/api/v1/posts/?page_size=20"
     run list-tag "$base/api/v1/posts/?page_size=20&tag=$tag"
@@ -122,4 +127,4 @@ for n in $SIZES; do
   done
 done
 
-"$PY" bench/report.py "$OUT" | tee "$OUT/results.md"
+"$PY" bench/report.py "$OUT/results.jsonl" | tee "$OUT/results.md"
