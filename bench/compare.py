@@ -16,7 +16,9 @@ BIG_N = 100_000
 
 
 def pick(rows, system, endpoint, n=N):
-    found = [r for r in rows if r["system"] == system and r["endpoint"] == endpoint and r["n"] == n]
+    found = [
+        r for r in rows if r["system"] == system and r["endpoint"] == endpoint and r["n"] == n
+    ]
     return found[0] if found else None
 
 
@@ -55,20 +57,29 @@ def main(root: Path) -> None:
         (
             "cold list vs Wagtail's list, N=1,000",
             spread(
-                per_pass(lambda r: ratio(pick(r, "lawvriksh-cold", "list"), pick(r, "wagtail", "list"))),
+                per_pass(
+                    lambda r: ratio(pick(r, "lawvriksh-cold", "list"), pick(r, "wagtail", "list"))
+                ),
                 times,
             ),
             "≥ 5×",
         ),
         (
             "warm list vs raw list",
-            spread(per_pass(lambda r: ratio(pick(r, "lawvriksh-warm", "list"), pick(r, "raw", "list"))), percent),
+            spread(
+                per_pass(
+                    lambda r: ratio(pick(r, "lawvriksh-warm", "list"), pick(r, "raw", "list"))
+                ),
+                percent,
+            ),
             "≥ 75 %",
         ),
         (
             "warm detail vs raw detail",
             spread(
-                per_pass(lambda r: ratio(pick(r, "lawvriksh-warm", "detail"), pick(r, "raw", "detail"))),
+                per_pass(
+                    lambda r: ratio(pick(r, "lawvriksh-warm", "detail"), pick(r, "raw", "detail"))
+                ),
                 percent,
             ),
             "≥ 75 %",
@@ -76,7 +87,9 @@ def main(root: Path) -> None:
         (
             "list 304 vs raw list",
             spread(
-                per_pass(lambda r: ratio(pick(r, "lawvriksh-warm", "list-304"), pick(r, "raw", "list"))),
+                per_pass(
+                    lambda r: ratio(pick(r, "lawvriksh-warm", "list-304"), pick(r, "raw", "list"))
+                ),
                 percent,
             ),
             "≥ 85 %",
@@ -84,7 +97,11 @@ def main(root: Path) -> None:
         (
             "detail 304 vs raw detail",
             spread(
-                per_pass(lambda r: ratio(pick(r, "lawvriksh-warm", "detail-304"), pick(r, "raw", "detail"))),
+                per_pass(
+                    lambda r: ratio(
+                        pick(r, "lawvriksh-warm", "detail-304"), pick(r, "raw", "detail")
+                    )
+                ),
                 percent,
             ),
             "≥ 85 %",
@@ -94,7 +111,10 @@ def main(root: Path) -> None:
         goals.append(
             (
                 f"p99 at c=16, cold, {endpoint}, N=1,000",
-                spread(per_pass(lambda r: (pick(r, "lawvriksh-cold", endpoint) or {}).get("p99_ms")), millis),
+                spread(
+                    per_pass(lambda r: (pick(r, "lawvriksh-cold", endpoint) or {}).get("p99_ms")),
+                    millis,
+                ),
                 "< 150 ms" if endpoint == "search" else "< 100 ms",
             )
         )
@@ -102,7 +122,9 @@ def main(root: Path) -> None:
         (
             "search p50 at N=100,000, cold, c=16",
             spread(
-                per_pass(lambda r: (pick(r, "lawvriksh-cold", "search", BIG_N) or {}).get("p50_ms")),
+                per_pass(
+                    lambda r: (pick(r, "lawvriksh-cold", "search", BIG_N) or {}).get("p50_ms")
+                ),
                 millis,
             ),
             "< 100 ms",
@@ -110,7 +132,11 @@ def main(root: Path) -> None:
         (
             "Django's own floor (/healthz) vs raw list",
             spread(
-                per_pass(lambda r: ratio(pick(r, "lawvriksh-warm", "floor-healthz"), pick(r, "raw", "list"))),
+                per_pass(
+                    lambda r: ratio(
+                        pick(r, "lawvriksh-warm", "floor-healthz"), pick(r, "raw", "list")
+                    )
+                ),
                 percent,
             ),
             "—",

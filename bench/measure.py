@@ -76,7 +76,9 @@ def wrk_figures(output: str) -> dict:
 
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return {
         "rps": float(rps.group(1)) if rps else None,
         "p50_ms": ms(r"^\s+50%\s+(\S+)"),
@@ -111,7 +113,9 @@ def main() -> int:
         command += ["-H", args.header]
     command.append(args.url)
     table_before, machine_before, started = processes(), machine_ticks(), time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         output, _ = process.communicate(timeout=args.duration + 30)
     except subprocess.TimeoutExpired:
@@ -123,7 +127,9 @@ def main() -> int:
     Path(args.wrk_log).write_text(" ".join(command) + "\n" + output)
 
     def cores(root):
-        return round((tree_ticks(table_after, root) - tree_ticks(table_before, root)) / TICKS / wall, 2)
+        return round(
+            (tree_ticks(table_after, root) - tree_ticks(table_before, root)) / TICKS / wall, 2
+        )
 
     total = machine_after[0] - machine_before[0]
     busy = total - (machine_after[1] - machine_before[1])
@@ -145,10 +151,7 @@ def main() -> int:
         "idle_wait_s": waited,
     }
     result["cpu_other"] = round(
-        (result["cpu_machine"] or 0)
-        - result["cpu_client"]
-        - result["cpu_app"]
-        - result["cpu_pg"],
+        (result["cpu_machine"] or 0) - result["cpu_client"] - result["cpu_app"] - result["cpu_pg"],
         2,
     )
     with open(args.out, "a") as handle:
