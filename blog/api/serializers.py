@@ -120,8 +120,9 @@ LIST_COLUMNS = (
 )
 
 
-def post_list_items(rows, tags_by_post: dict[int, list[dict]]) -> list[dict]:
-    """List payloads from `.values(*LIST_COLUMNS)` rows (plus `headline` when searching)."""
+def post_list_items(rows) -> list[dict]:
+    """List payloads from `.values(*LIST_COLUMNS, tag_list=...)` rows (plus `headline` when
+    searching)."""
     items = []
     for row in rows:
         full_name = f"{row['author__first_name']} {row['author__last_name']}".strip()
@@ -144,7 +145,7 @@ def post_list_items(rows, tags_by_post: dict[int, list[dict]]) -> list[dict]:
                     if row["category__slug"]
                     else None
                 ),
-                tags=tags_by_post.get(row["id"], []),
+                tags=row["tag_list"],
                 published_at=row["published_at"],
                 updated_at=row["updated_at"],
                 reading_time=row["reading_time"],

@@ -2,8 +2,9 @@
 caller's visibility (readers: visible posts; authors: also their own; editors: all)."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, JSONObject
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -59,17 +60,13 @@ User = get_user_model()
 CHANGES_MAX_LIMIT = 500
 
 
-def tags_of(post_ids) -> dict[int, list[dict]]:
-    """{post id: [{slug, name}, ...]} for a page of posts, in one query."""
-    tags: dict[int, list[dict]] = {}
-    rows = (
-        Post.tags.through.objects.filter(post_id__in=post_ids)
+def tags_column() -> ArraySubquery:
+    """A post's tags as [{slug, name}, ...] (by name), folded into the page's own query."""
+    return ArraySubquery(
+        Post.tags.through.objects.filter(post_id=OuterRef("id"))
         .order_by("tag__name")
-        .values_list("post_id", "tag__slug", "tag__name")
+        .values(json=JSONObject(slug="tag__slug", name="tag__name"))
     )
-    for post_id, slug, name in rows:
-        tags.setdefault(post_id, []).append({"slug": slug, "name": name})
-    return tags
 
 
 def _approved_comment_count():
@@ -167,13 +164,13 @@ class PostViewSet(
     def list(self, request, *args, **kwargs):
         def build():
             queryset = self.filter_queryset(Post.objects.readable_by(request.user))
-            page = self.paginate_queryset(queryset.values(*LIST_COLUMNS))
-            ids = [row["id"] for row in page]
+            # One query for the page and its tags (the count comes from the count cache).
+            page = self.paginate_queryset(queryset.values(*LIST_COLUMNS, tag_list=tags_column()))
             if self.search_active:
-                snippets = search_headlines(ids, self.search_active)
+                snippets = search_headlines([row["id"] for row in page], self.search_active)
                 for row in page:
                     row["headline"] = snippets.get(row["id"], "")
-            data = post_list_items(page, tags_of(ids))
+            data = post_list_items(page)
             last_modified = max((row["updated_at"] for row in page), default=None)
             return self.paginator.get_paginated_response(data).data, last_modified
 
