@@ -199,7 +199,12 @@ class PostViewSet(
             return moved.response
 
     def _detail_or_redirect(self, slug):
-        queryset = self.get_queryset().annotate(approved_comment_count=_approved_comment_count())
+        # One query: the post, its author, category and cover, its tags and comment count.
+        queryset = (
+            Post.objects.readable_by(self.request.user)
+            .select_related("author__author_profile", "category", "cover_image")
+            .annotate(approved_comment_count=_approved_comment_count(), tag_list=tags_column())
+        )
         post = queryset.filter(slug=slug).first()
         if post is not None:
             return post
