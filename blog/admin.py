@@ -6,6 +6,7 @@ import re
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -101,6 +102,15 @@ PUBLISH_TIME_NEEDED = (
 )
 
 
+class PostChangeList(ChangeList):
+    """The post list without the columns it never shows (bodies, rendered HTML, the search
+    vector): the page's rows are a few hundred bytes instead of kilobytes each."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        return queryset.defer("body", "body_html", "search_vector")
+
+
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
     form = PostAdminForm
@@ -114,9 +124,21 @@ class PostAdmin(admin.ModelAdmin):
         "updated_at",
         "featured",
     )
-    list_filter = ("status", "featured", "category", "tags", "author", TrashFilter)
+    # Publish time as a filter (today, past 7 days, this month, this year), not a date
+    # hierarchy: the hierarchy's DISTINCT-years and MIN/MAX queries read the whole table
+    # on every list page (120 ms at 100,000 posts).
+    list_filter = (
+        "status",
+        ("published_at", admin.DateFieldListFilter),
+        "featured",
+        "category",
+        "tags",
+        "author",
+        TrashFilter,
+    )
     search_fields = ("title", "slug", "excerpt")
-    date_hierarchy = "published_at"
+    # One COUNT per page, not two ("Show all" instead of the unfiltered total).
+    show_full_result_count = False
     autocomplete_fields = ("author", "category", "tags", "cover_image")
     prepopulated_fields = {"slug": ("title",)}
     list_select_related = ("author", "category")
@@ -161,6 +183,9 @@ class PostAdmin(admin.ModelAdmin):
     )
 
     # ----------------------------------------------------------------- who sees what
+
+    def get_changelist(self, request, **kwargs):
+        return PostChangeList
 
     def get_queryset(self, request):
         if request.GET.get(TrashFilter.parameter_name) == "yes" and is_editor(request.user):

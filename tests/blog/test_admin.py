@@ -4,7 +4,9 @@ import datetime
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -445,3 +447,16 @@ def test_the_revision_diff_is_word_wise_and_escaped():
     assert "<del>remedies.</del><ins>&lt;i&gt;remedies&lt;/i&gt;.</ins>" in html
     assert "<i>" not in html and "<b>" not in html
     assert "The court " in html  # unchanged words stay, whole
+
+
+def test_post_list_reads_no_bodies_and_counts_once(editor_client):
+    for n in range(3):
+        make_post(title=f"Listed {n}", body="A long body " * 200)
+    with CaptureQueriesContext(connection) as queries:
+        response = editor_client.get(reverse("admin:blog_post_changelist"))
+    assert response.status_code == 200
+    assert b"Listed 2" in response.content
+    post_queries = [q["sql"] for q in queries if 'FROM "blog_post"' in q["sql"]]
+    assert not any('"blog_post"."body"' in sql for sql in post_queries), post_queries
+    assert sum("COUNT(*)" in sql for sql in post_queries) == 1, post_queries
+    assert not any("DATE_TRUNC" in sql or "MIN(" in sql for sql in post_queries), post_queries
