@@ -85,9 +85,12 @@ def dashboard(admin_site, request):
         **admin_site.each_context(request),
         "title": "Releases",
         "environments": environments,
-        "approvals": Deployment.objects.filter(status="awaiting_approval").select_related(
-            "environment", "build", "requested_by"
-        ),
+        "approvals": [
+            {"deployment": d, "own_request": rules.is_own_request(d, request.user)}
+            for d in Deployment.objects.filter(status="awaiting_approval").select_related(
+                "environment", "build", "requested_by"
+            )
+        ],
         "builds": [
             {
                 "build": b,

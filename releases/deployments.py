@@ -390,6 +390,12 @@ def promote(
     )
 
 
+def is_own_request(deployment: Deployment, user) -> bool:
+    """Four eyes: nobody decides on a deployment they requested (the Releases page asks too,
+    to offer the buttons only to someone who may press them)."""
+    return deployment.requested_by_id is not None and deployment.requested_by_id == user.pk
+
+
 @transaction.atomic
 def decide(
     *, actor: Actor, deployment: Deployment, approve: bool, comment: str = ""
@@ -405,7 +411,7 @@ def decide(
         _refuse(
             NOT_AWAITING.format(status=deployment.get_status_display().lower()), "not_awaiting"
         )
-    if deployment.requested_by_id == user.pk:
+    if is_own_request(deployment, user):
         _refuse(OWN_REQUEST, "own_request")
     now = timezone.now()
     if deployment.approval_expires_at and deployment.approval_expires_at <= now:

@@ -290,6 +290,9 @@ def test_approving_your_own_request_is_refused_before_the_form(client):
     assert "Refused:" in confirm and 'name="reason"' not in confirm
     request.refresh_from_db()
     assert request.status == "awaiting_approval"
+    client.logout()
+    staff(client, RELEASE_APPROVER, username="second-pair-of-eyes")
+    assert f"?action=approve&deployment={request.pk}" in client.get(DASHBOARD).content.decode()
 
 
 @pytest.mark.django_db
