@@ -31,6 +31,8 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from core.listen import listen_connection_params
+
 CHANNEL = "lawvriksh_content"
 PROBE_PREFIX = "probe:"
 logger = logging.getLogger(__name__)
@@ -73,16 +75,7 @@ class ContentWatch:
             self.generation += 1
 
     def connection_params(self) -> dict:
-        params = connections[self.alias].get_connection_params()
-        for django_only in ("cursor_factory", "context"):
-            params.pop(django_only, None)
-        direct = getattr(settings, "DATABASE_DIRECT_URL", "")
-        if direct and self.alias == DEFAULT_DB_ALIAS:
-            # NeonDB's pooled host drops LISTEN; the direct host keeps it.
-            params["conninfo"] = direct
-            for key in ("dbname", "host", "port", "user", "password"):
-                params.pop(key, None)
-        return params
+        return listen_connection_params(self.alias)
 
     def _send_marker(self, params: dict) -> tuple[str, threading.Event]:
         """NOTIFY a fresh marker from a second connection; the event is set when the listener

@@ -15,6 +15,8 @@ import time
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 
+from core.listen import listen_connection_params
+
 CHANNEL = "lawvriksh_tasks"
 logger = logging.getLogger(__name__)
 
@@ -50,10 +52,7 @@ class Listener:
         self._thread.join(timeout=5)
 
     def _connect(self) -> psycopg.Connection:
-        params = connections[self.alias].get_connection_params()
-        for django_only in ("cursor_factory", "context"):
-            params.pop(django_only, None)
-        return psycopg.connect(**params, autocommit=True)
+        return psycopg.connect(**listen_connection_params(self.alias), autocommit=True)
 
     def _run(self) -> None:
         delay = 0.5
