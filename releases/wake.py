@@ -5,7 +5,7 @@ so it is delivered at commit and never for a rolled-back request. The worker kee
 connection listening; a notification ends the library loop's wait between polls, so a
 deployment starts within milliseconds instead of on the next poll. The poll stays as the
 fallback: on SQLite, behind a transaction-mode pooler (NeonDB's "-pooler" host does not pass
-LISTEN through; give the worker the direct host), or while the listener reconnects.
+LISTEN through: set DATABASE_DIRECT_URL, core/listen.py), or while the listener reconnects.
 """
 
 import logging
