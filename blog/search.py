@@ -5,7 +5,8 @@ import html
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank
 from django.utils.html import escape, strip_tags
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import BigIntegerField, F, Func, IntegerField, Q, QuerySet, Value
 
 SEARCH_CONFIG = "english"
 # Match markers ts_headline puts around hits: private-use characters no author types, so the
@@ -69,16 +70,33 @@ def search_posts(queryset: QuerySet, text: str) -> QuerySet:
         return queryset.filter(
             Q(title__icontains=text) | Q(excerpt__icontains=text) | Q(body__icontains=text)
         )
-    query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
+    return in_ranked_order(queryset, ranked_matches(queryset, text))
+
+
+def ranked_matches(queryset: QuerySet, text: str) -> list[int]:
+    """The ids of the newest SEARCH_CANDIDATES posts of `queryset` matching `text`, best
+    first: one pass over their vectors (matched and ranked together), ordered here."""
+    query = SearchQuery(text.strip(), config=SEARCH_CONFIG, search_type="websearch")
     candidates = (
         queryset.filter(search_vector=query)
         .order_by("-published_at", "-id")
-        .values("pk")[:SEARCH_CANDIDATES]
+        .annotate(rank=SearchRank(F("search_vector"), query))
+        .values_list("pk", "rank")[:SEARCH_CANDIDATES]
+    )
+    # Newest first already; a stable sort keeps that order among equal ranks.
+    return [pk for pk, _ in sorted(candidates, key=lambda candidate: -candidate[1])]
+
+
+def in_ranked_order(queryset: QuerySet, ranked: list[int]) -> QuerySet:
+    """`queryset` limited to the `ranked` ids, in their order."""
+    position = Func(
+        Value(ranked, output_field=ArrayField(BigIntegerField())),
+        F("pk"),
+        function="array_position",
+        output_field=IntegerField(),
     )
     return (
-        queryset.filter(pk__in=candidates)
-        .annotate(rank=SearchRank(F("search_vector"), query))
-        .order_by("-rank", "-published_at", "-id")
+        queryset.filter(pk__in=ranked).alias(search_position=position).order_by("search_position")
     )
 
 

@@ -6,7 +6,7 @@ from rest_framework import filters
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from blog.models import Post, PostStatus
-from blog.search import search_posts
+from blog.search import in_ranked_order, ranked_matches, search_posts, uses_postgres
 from blog.workflow import is_editor
 
 SEARCH_MAX_LENGTH = 200
@@ -73,7 +73,11 @@ class PostSearchFilter(filters.BaseFilterBackend):
         if len(text) > SEARCH_MAX_LENGTH:
             raise ValidationError({"search": [f"At most {SEARCH_MAX_LENGTH} characters."]})
         view.search_active = text.strip()
-        return search_posts(queryset, text)
+        if not uses_postgres():
+            return search_posts(queryset, text)
+        # The list pages the ranked ids themselves and reads only the page's rows.
+        view.search_ranked = ranked_matches(queryset, text)
+        return in_ranked_order(queryset, view.search_ranked)
 
     def get_schema_operation_parameters(self, view):
         return [

@@ -1,6 +1,8 @@
 """Views of the blog API; every write calls blog.services, every read starts from the
 caller's visibility (readers: visible posts; authors: also their own; editors: all)."""
 
+from collections.abc import Sequence
+
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
@@ -129,6 +131,7 @@ class PostViewSet(
     filter_backends = [PostFilterBackend, PostSearchFilter, PostOrderingFilter]
     ordering = ["-published_at"]
     search_active = ""  # the search text, once PostSearchFilter has applied it
+    search_ranked: list[int] | None = None  # its hits' ids, best first (PostgreSQL)
     queryset = Post.objects.none()  # for the schema; get_queryset decides per caller
 
     def get_queryset(self):
@@ -164,8 +167,13 @@ class PostViewSet(
     def list(self, request, *args, **kwargs):
         def build():
             queryset = self.filter_queryset(Post.objects.readable_by(request.user))
-            # One query for the page and its tags (the count comes from the count cache).
-            page = self.paginate_queryset(queryset.values(*LIST_COLUMNS, tag_list=tags_column()))
+            if self.search_ranked is not None and not request.query_params.get("ordering"):
+                page = self._ranked_page(self.search_ranked)
+            else:
+                # One query for the page and its tags (the count comes from the count cache).
+                page = self.paginate_queryset(
+                    queryset.values(*LIST_COLUMNS, tag_list=tags_column())
+                )
             if self.search_active:
                 snippets = search_headlines([row["id"] for row in page], self.search_active)
                 for row in page:
@@ -175,6 +183,13 @@ class PostViewSet(
             return self.paginator.get_paginated_response(data).data, last_modified
 
         return conditional.respond(request, build, version=request.content_version)
+
+    def _ranked_page(self, ranked: Sequence[int]) -> Sequence[dict]:
+        """A page of search hits: the ranked ids paged here, then only their rows read."""
+        page_ids = self.paginate_queryset(ranked)
+        rows = Post.objects.readable_by(self.request.user).filter(pk__in=page_ids)
+        by_id = {row["id"]: row for row in rows.values(*LIST_COLUMNS, tag_list=tags_column())}
+        return [by_id[pk] for pk in page_ids if pk in by_id]
 
     def retrieve(self, request, *args, **kwargs):
         slug = kwargs[self.lookup_field]

@@ -147,6 +147,28 @@ def test_search_ranks_title_matches_above_body_matches_with_highlights(api_clien
     assert "<mark>arbitration</mark>" in results[1]["highlight"]
 
 
+def ago(days: int) -> datetime.datetime:
+    return timezone.now() - datetime.timedelta(days=days)
+
+
+def test_search_pages_through_the_ranking_and_honours_an_explicit_ordering(api_client):
+    make_post(slug="body-old", title="Other", body="Arbitration once.", published_at=ago(3))
+    make_post(slug="title-new", title="Arbitration", body="Arbitration.", published_at=ago(1))
+    make_post(slug="body-new", title="Else", body="Arbitration again.", published_at=ago(2))
+    make_post(slug="no-hit", title="Nothing", body="Nothing here.")
+    pages = [
+        api_client.get(LIST, {"search": "arbitration", "page_size": 1, "page": n}).json()
+        for n in (1, 2, 3)
+    ]
+    assert [page["results"][0]["slug"] for page in pages] == ["title-new", "body-new", "body-old"]
+    assert {page["count"] for page in pages} == {3}
+    assert all(page["results"][0]["highlight"] for page in pages)
+    by_title = api_client.get(LIST, {"search": "arbitration", "ordering": "title"}).json()
+    assert [item["slug"] for item in by_title["results"]] == ["title-new", "body-new", "body-old"]
+    oldest = api_client.get(LIST, {"search": "arbitration", "ordering": "published_at"}).json()
+    assert [item["slug"] for item in oldest["results"]] == ["body-old", "body-new", "title-new"]
+
+
 def test_pagination_bounds(api_client):
     for n in range(5):
         make_post(slug=f"p{n}")
