@@ -36,7 +36,8 @@ def ratio(a, b, field="rps"):
 
 def main(root: Path) -> None:
     passes = []
-    for folder in sorted(root.glob("pass*"), key=lambda p: int(p.name[4:])):
+    folders = [p for p in root.glob("pass*") if p.is_dir() and p.name[4:].isdigit()]
+    for folder in sorted(folders, key=lambda p: int(p.name[4:])):
         files = [f for f in folder.glob("*/results.jsonl")]
         passes.append(with_other(load(files)))
     every = [row for rows in passes for row in rows]
