@@ -77,17 +77,15 @@ class PostListSerializer(serializers.Serializer):
 
 
 def _tags(post: Post) -> list[dict]:
-    """Folded into the post's query (`tag_list=tags_column()`), else its tags relation."""
-    folded = getattr(post, "tag_list", None)
-    if folded is not None:
-        return tag_refs(folded)
+    """Folded into the post's query (blog.api.views.TAG_COLUMNS), else its tags relation."""
+    slugs = getattr(post, "tag_slugs", None)
+    if slugs is not None:
+        return tag_refs(slugs, post.tag_names)
     return [{"slug": tag.slug, "name": tag.name} for tag in post.tags.all()]
 
 
-def tag_refs(folded: list[dict]) -> list[dict]:
-    # jsonb sorts an object's keys ("name" first): rebuild in the documented order, so the
-    # bytes (and the ETag) equal those of the same post serialised from its relation.
-    return [{"slug": tag["slug"], "name": tag["name"]} for tag in folded]
+def tag_refs(slugs: list[str], names: list[str]) -> list[dict]:
+    return [{"slug": slug, "name": name} for slug, name in zip(slugs, names)]
 
 
 def post_list_item(post: Post) -> dict:
@@ -135,8 +133,8 @@ LIST_COLUMNS = (
 
 
 def post_list_items(rows) -> list[dict]:
-    """List payloads from `.values(*LIST_COLUMNS, tag_list=...)` rows (plus `headline` when
-    searching)."""
+    """List payloads from `.values(*LIST_COLUMNS, **TAG_COLUMNS)` rows (plus `headline`
+    when searching)."""
     items = []
     for row in rows:
         full_name = f"{row['author__first_name']} {row['author__last_name']}".strip()
@@ -159,7 +157,7 @@ def post_list_items(rows) -> list[dict]:
                     if row["category__slug"]
                     else None
                 ),
-                tags=tag_refs(row["tag_list"]),
+                tags=tag_refs(row["tag_slugs"], row["tag_names"]),
                 published_at=row["published_at"],
                 updated_at=row["updated_at"],
                 reading_time=row["reading_time"],

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce, JSONObject
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -62,13 +62,17 @@ User = get_user_model()
 CHANGES_MAX_LIMIT = 500
 
 
-def tags_column() -> ArraySubquery:
-    """A post's tags as [{slug, name}, ...] (by name), folded into the page's own query."""
+def _tag_column(field: str) -> ArraySubquery:
     return ArraySubquery(
         Post.tags.through.objects.filter(post_id=OuterRef("id"))
         .order_by("tag__name")
-        .values(json=JSONObject(slug="tag__slug", name="tag__name"))
+        .values(field)
     )
+
+
+# A post's tags folded into the page's own query as two text arrays (slugs, names; by name):
+# built once (Django copies an expression when a query uses it), read without converters.
+TAG_COLUMNS = {"tag_slugs": _tag_column("tag__slug"), "tag_names": _tag_column("tag__name")}
 
 
 def _approved_comment_count():
@@ -171,9 +175,7 @@ class PostViewSet(
                 page = self._ranked_page(self.search_ranked)
             else:
                 # One query for the page and its tags (the count comes from the count cache).
-                page = self.paginate_queryset(
-                    queryset.values(*LIST_COLUMNS, tag_list=tags_column())
-                )
+                page = self.paginate_queryset(queryset.values(*LIST_COLUMNS, **TAG_COLUMNS))
             if self.search_active:
                 snippets = search_headlines([row["id"] for row in page], self.search_active)
                 for row in page:
@@ -188,7 +190,7 @@ class PostViewSet(
         """A page of search hits: the ranked ids paged here, then only their rows read."""
         page_ids = self.paginate_queryset(ranked)
         rows = Post.objects.readable_by(self.request.user).filter(pk__in=page_ids)
-        by_id = {row["id"]: row for row in rows.values(*LIST_COLUMNS, tag_list=tags_column())}
+        by_id = {row["id"]: row for row in rows.values(*LIST_COLUMNS, **TAG_COLUMNS)}
         return [by_id[pk] for pk in page_ids if pk in by_id]
 
     def retrieve(self, request, *args, **kwargs):
@@ -218,7 +220,7 @@ class PostViewSet(
         queryset = (
             Post.objects.readable_by(self.request.user)
             .select_related("author__author_profile", "category", "cover_image")
-            .annotate(approved_comment_count=_approved_comment_count(), tag_list=tags_column())
+            .annotate(approved_comment_count=_approved_comment_count(), **TAG_COLUMNS)
         )
         post = queryset.filter(slug=slug).first()
         if post is not None:
