@@ -39,7 +39,7 @@ def cache_key(request, version: int) -> str:
     return f"api:resp:{version}:{digest}"
 
 
-def cached_public_response(request, view, version: int):
+def cached_public_response(request, view, version: int, *, allow: str | None = None):
     """A public GET answered straight from the cache, before DRF's dispatch; None on a miss.
 
     Only for requests that carry no credentials at all (no Authorization header, no session
@@ -62,6 +62,10 @@ def cached_public_response(request, view, version: int):
     if not throttle.allow_request(request, view):
         return None
     response = conditional_response(request, *entry, public=True)
+    # What DRF and CommonMiddleware add to the view's answer, so both answers read the same.
+    response["Allow"] = allow or ", ".join(view.allowed_methods)
+    if response.status_code == 200:
+        response["Content-Length"] = str(len(response.content))
     state = getattr(request, "_ratelimit", None)
     if state:
         (

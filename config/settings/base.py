@@ -86,15 +86,18 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "core.middleware.RequestGuardMiddleware",
     "core.middleware.DatabaseUnavailableMiddleware",
+    # A response header only: early, so answers served by the next middleware carry it too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Before CommonMiddleware, as django-cors-headers asks; inert while no origin is allowed.
     "corsheaders.middleware.CorsMiddleware",
+    # Cached public post answers, before sessions, CSRF, auth and lockouts (blog/api/early.py).
+    "blog.api.early.CachedPublicAnswerMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "core.deprecation.DeprecationMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout into the answer below.
     "axes.middleware.AxesMiddleware",
 ]

@@ -155,3 +155,29 @@ def test_behind_a_transaction_pooler_the_memory_stays_off(
             changes.content_version()
     finally:
         content_state.reset()
+
+
+def test_a_cached_public_answer_is_served_early_with_the_views_bytes_and_headers(watch):
+    post = make_post(title="Early")
+    assert watch.sync()
+    client = Client()
+    for url in (LIST, f"{LIST}{post.slug}/"):
+        by_view = client.get(url)
+        assert by_view.status_code == 200 and hasattr(by_view.wsgi_request, "user")
+        early = client.get(url)
+        # Served before the authentication middleware ran: no user was ever attached.
+        assert not hasattr(early.wsgi_request, "user")
+        assert early.content == by_view.content
+        per_request = {"X-Request-ID", "RateLimit-Remaining"}
+        assert {k: v for k, v in early.headers.items() if k not in per_request} == {
+            k: v for k, v in by_view.headers.items() if k not in per_request
+        }
+        assert (
+            early.wsgi_request.resolver_match.url_name
+            == by_view.wsgi_request.resolver_match.url_name
+        )
+        not_modified = client.get(url, headers={"if-none-match": by_view["ETag"]})
+        assert not_modified.status_code == 304 and not hasattr(not_modified.wsgi_request, "user")
+    # Credentials or a preview token always go the usual way.
+    signed = client.get(LIST, headers={"authorization": "Bearer not-a-token"})
+    assert hasattr(signed.wsgi_request, "user")
