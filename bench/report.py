@@ -27,7 +27,7 @@ def grouped(rows) -> dict:
 
 def median(rows, field):
     values = [row[field] for row in rows if row.get(field) is not None]
-    return statistics.median(values) if values else None
+    return round(statistics.median(values), 2) if values else None
 
 
 def table(rows) -> str:
