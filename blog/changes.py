@@ -6,11 +6,13 @@ numbers in the order they commit: a reader never sees number 11 before number 10
 That makes `(change_seq, id)` a keyset cursor that neither skips nor repeats.
 """
 
+import datetime
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from blog import content_state
 from blog.models import ContentVersion, Post, PostStatus, PostTombstone
@@ -60,11 +62,20 @@ def content_version(*, strict: bool = False) -> int:
     if row is None:
         with transaction.atomic():
             return bump_content_version()
-    version, next_due = row
+    version, next_due = row[0], _as_datetime(row[1])
     if next_due is not None and next_due <= now:
         return mark_due_posts_published(now) or version
     content_state.remember(version, next_due, generation)
     return version
+
+
+def _as_datetime(value):
+    """A timestamp from raw SQL: PostgreSQL gives a datetime, SQLite the stored UTC text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+        if value is not None and timezone.is_naive(value):
+            value = timezone.make_aware(value, datetime.UTC)
+    return value
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponsePermanentRedirect
@@ -73,6 +74,24 @@ def _tag_column(field: str) -> ArraySubquery:
 # A post's tags folded into the page's own query as two text arrays (slugs, names; by name):
 # built once (Django copies an expression when a query uses it), read without converters.
 TAG_COLUMNS = {"tag_slugs": _tag_column("tag__slug"), "tag_names": _tag_column("tag__name")}
+
+
+def tag_columns() -> dict:
+    """TAG_COLUMNS on PostgreSQL; nothing on SQLite (no arrays), where `add_tags` reads them."""
+    return TAG_COLUMNS if connection.vendor == "postgresql" else {}
+
+
+def add_tags(rows: list[dict]) -> None:
+    """Give rows read without `tag_columns()` their tags, in one query for the page."""
+    if not rows or "tag_slugs" in rows[0]:
+        return
+    for row in rows:
+        row["tag_slugs"], row["tag_names"] = [], []
+    by_id = {row["id"]: row for row in rows}
+    through = Post.tags.through.objects.filter(post_id__in=by_id).order_by("tag__name")
+    for post_id, slug, name in through.values_list("post_id", "tag__slug", "tag__name"):
+        by_id[post_id]["tag_slugs"].append(slug)
+        by_id[post_id]["tag_names"].append(name)
 
 
 def _approved_comment_count():
@@ -175,7 +194,8 @@ class PostViewSet(
                 page = self._ranked_page(self.search_ranked)
             else:
                 # One query for the page and its tags (the count comes from the count cache).
-                page = self.paginate_queryset(queryset.values(*LIST_COLUMNS, **TAG_COLUMNS))
+                page = self.paginate_queryset(queryset.values(*LIST_COLUMNS, **tag_columns()))
+                add_tags(page)
             if self.search_active:
                 snippets = search_headlines([row["id"] for row in page], self.search_active)
                 for row in page:
@@ -190,8 +210,10 @@ class PostViewSet(
         """A page of search hits: the ranked ids paged here, then only their rows read."""
         page_ids = self.paginate_queryset(ranked)
         rows = Post.objects.readable_by(self.request.user).filter(pk__in=page_ids)
-        by_id = {row["id"]: row for row in rows.values(*LIST_COLUMNS, **TAG_COLUMNS)}
-        return [by_id[pk] for pk in page_ids if pk in by_id]
+        by_id = {row["id"]: row for row in rows.values(*LIST_COLUMNS, **tag_columns())}
+        page = [by_id[pk] for pk in page_ids if pk in by_id]
+        add_tags(page)
+        return page
 
     def retrieve(self, request, *args, **kwargs):
         slug = kwargs[self.lookup_field]
@@ -220,7 +242,7 @@ class PostViewSet(
         queryset = (
             Post.objects.readable_by(self.request.user)
             .select_related("author__author_profile", "category", "cover_image")
-            .annotate(approved_comment_count=_approved_comment_count(), **TAG_COLUMNS)
+            .annotate(approved_comment_count=_approved_comment_count(), **tag_columns())
         )
         post = queryset.filter(slug=slug).first()
         if post is not None:
