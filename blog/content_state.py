@@ -56,6 +56,7 @@ class ContentWatch:
         self.healthy = False  # notifications proven to arrive (the probe came back)
         self.notifications = 0
         self.failures = 0  # probes that did not come back, and lost connections
+        self.sessions = 0  # LISTEN sessions opened (a failed probe opens a new one)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._awaited: dict[str, threading.Event] = {}  # marker payload -> its arrival
@@ -102,9 +103,10 @@ class ContentWatch:
                 params = self.connection_params()
                 with psycopg.connect(**params, autocommit=True) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
+                    self.sessions += 1
                     self.changed()  # whatever happened while nobody listened
-                    self._listen(connection, params)
-                    delay = 0.5
+                    if self._listen(connection, params):
+                        delay = 0.5  # it worked for a while: come back quickly
             except psycopg.Error as error:
                 self.failures += 1
                 logger.warning("content listener: %s; retrying in %.1f s", error, delay)
@@ -112,7 +114,11 @@ class ContentWatch:
             self._stopping.wait(delay)
             delay = min(delay * 2, 30)
 
-    def _listen(self, connection, params: dict) -> None:
+    def _listen(self, connection, params: dict) -> bool:
+        """Hear notifications until stopped, or until a probe does not come back (then
+        reconnect: a session that went silent is not trusted again). True if the session
+        was ever proven to hear."""
+        proven = False
         probe, probe_token, probe_sent_at, next_probe = None, "", 0.0, 0.0
         while not self._stopping.is_set():
             if probe is None and time.monotonic() >= next_probe:
@@ -130,6 +136,7 @@ class ContentWatch:
                 continue
             if probe.is_set():
                 self._set_healthy(True)
+                proven = True
             elif time.monotonic() - probe_sent_at > 5:
                 if self.healthy or self.failures == 0:
                     logger.warning(
@@ -139,10 +146,13 @@ class ContentWatch:
                     )
                 self.failures += 1
                 self._set_healthy(False)
+                self._awaited.pop(probe_token, None)
+                return proven
             else:
                 continue
             self._awaited.pop(probe_token, None)
             probe, next_probe = None, time.monotonic() + self.probe_every
+        return proven
 
     def _set_healthy(self, healthy: bool) -> None:
         if healthy != self.healthy:
