@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import TICKS, processes, tree_ticks, wait_until_idle  # noqa: E402
 from bench.support import (  # noqa: E402
     PG,
     ensure_database,
@@ -171,7 +172,10 @@ def main():
                 if server.poll() is not None or time.monotonic() > until:
                     raise SystemExit("gunicorn did not start")
                 time.sleep(0.1)
+        idle_cores, waited = wait_until_idle(60)
+        print(f"machine before the run: {idle_cores} cores busy (waited {waited:.0f} s)")
         run_id = f"ci{time.time_ns()}"
+        table_before = processes()
         own_before = os.times()
         busy_before, wall_before = machine_busy_seconds(), time.monotonic()
         clients = [
@@ -184,6 +188,7 @@ def main():
         wall = time.monotonic() - wall_before
         own = os.times()
         own_cpu = (own.user + own.system) - (own_before.user + own_before.system)
+        table_after = processes()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -220,10 +225,32 @@ def main():
     print("answers:", dict(sorted(answers.items())))
     print(f"database check: lost {lost}, duplicated {duplicated}, not success {wrong}")
     busy = machine_busy_seconds() - busy_before
+    server_cpu = (
+        tree_ticks(table_after, server.pid) - tree_ticks(table_before, server.pid)
+    ) / TICKS
+    postgres_cpu = _postgres_ticks(table_after, table_before) / TICKS
     print(
         f"CPU: the load generator {own_cpu:.1f} s, everything (server, PostgreSQL, "
         f"generator, others) {busy:.1f} s over {wall:.1f} s x {os.cpu_count()} CPUs"
     )
+    print(
+        f"CPU per accepted report: server {server_cpu / accepted * 1000:.2f} ms, PostgreSQL "
+        f"{postgres_cpu / accepted * 1000:.2f} ms, all {busy / accepted * 1000:.2f} ms"
+    )
+
+
+def _postgres_ticks(after: dict, before: dict) -> int:
+    """CPU ticks PostgreSQL's processes used between two snapshots (backends persist: the
+    server keeps its connections, CONN_MAX_AGE)."""
+    total = 0
+    for pid, (_, ticks) in after.items():
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if name.startswith("postgres"):
+            total += ticks - before.get(pid, (0, 0))[1]
+    return total
 
 
 if __name__ == "__main__":

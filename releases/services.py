@@ -13,7 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.compiled import CompiledQuery
 from core.errors import Conflict
+from releases import audited
 from releases.models import STAGE_RANK, AuditEvent, Build, CIToken, StageResult
 
 TOKEN_PREFIX = "lvci_"
@@ -74,18 +76,27 @@ class Actor:
         return scope in self.scopes
 
 
-def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload) -> AuditEvent:
+def audit_event(
+    actor: Actor, action: str, *, obj=None, outcome="accepted", **payload
+) -> AuditEvent:
+    """The audit row for this action, not yet saved."""
     user = actor.user if actor.user is not None and actor.user.is_authenticated else None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor_user=user,
         actor_token=actor.token,
         action=action,
         outcome=outcome,
         object_type=obj._meta.model_name if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
         ip_address=actor.ip_address,
         payload={**payload, **({"oidc": actor.oidc_subject} if actor.oidc_subject else {})},
     )
+
+
+def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload) -> AuditEvent:
+    event = audit_event(actor, action, obj=obj, outcome=outcome, **payload)
+    event.save(force_insert=True)
+    return event
 
 
 # --------------------------------------------------------------------------- builds
@@ -105,10 +116,13 @@ def build_report(*, actor: Actor, repository: str, tag: str, **fields) -> tuple[
                 build, created = Build.objects.select_for_update().get_or_create(
                     repository=repository, tag=tag, defaults=values
                 )
-                if not created:
-                    _merge_build(build, values)
-                build.full_clean()
-                build.save()
+                if created:
+                    build.full_clean(validate_unique=False, validate_constraints=False)
+                elif _merge_build(build, values):
+                    build.full_clean(validate_unique=False, validate_constraints=False)
+                    build.save()
+                # Unique tags and digests are the database's to enforce (the retry below);
+                # a retried report that changes nothing writes only its audit row.
                 audit(actor, "build.report", obj=build, created=created, tag=tag)
                 return build, created
         except IntegrityError:
@@ -136,7 +150,8 @@ def _check_digest_unused(repository: str, tag: str, digest: str | None) -> None:
         )
 
 
-def _merge_build(build: Build, values: dict) -> None:
+def _merge_build(build: Build, values: dict) -> bool:
+    """Take the report's values into the recorded build; whether any changed."""
     digest = values.get("digest")
     if digest and build.digest and digest != build.digest:
         raise ReportConflict(
@@ -151,8 +166,12 @@ def _merge_build(build: Build, values: dict) -> None:
             SHA_MISMATCH.format(tag=build.tag, current=build.commit_sha, reported=sha),
             code="sha_mismatch",
         )
+    changed = False
     for name, value in values.items():
-        setattr(build, name, value)
+        if getattr(build, name) != value:
+            setattr(build, name, value)
+            changed = True
+    return changed
 
 
 # --------------------------------------------------------------------------- stages
@@ -166,42 +185,54 @@ class StageOutcome:
     reason: str = ""
 
 
+def is_stale(recorded: str, reported: str) -> bool:
+    """A report older than what is recorded: a lower rank, or another final status."""
+    if STAGE_RANK[reported] != STAGE_RANK[recorded]:
+        return STAGE_RANK[reported] < STAGE_RANK[recorded]
+    return STAGE_RANK[reported] == 3 and reported != recorded
+
+
+_stage_by_job = CompiledQuery(
+    lambda build_id, job_id: StageResult.objects.filter(build_id=build_id, job_id=job_id),
+    int,
+    int,
+)
+
+
 def stage_report(*, actor: Actor, build: Build, job_id: int, **fields) -> StageOutcome:
-    """Record one job's result, idempotent on the job id; status only moves forward."""
+    """Record one job's result, idempotent on the job id; status only moves forward.
+
+    No lock is held across round trips: a new job is an insert that gives way to a row
+    already there; a known job is read, judged (`is_stale`) and updated only if its status
+    is still the one judged, else read again. Each write and its audit row are one
+    statement (releases/audited.py), so CI's bursts cost 2–3 round trips a report.
+    """
     values = {name: fields[name] for name in STAGE_FIELDS if name in fields}
+    reported = StageResult(build=build, job_id=job_id, **values)
     # Validate before anything is written.
-    StageResult(build=build, job_id=job_id, **values).full_clean(
-        exclude=["build"], validate_unique=False, validate_constraints=False
+    reported.full_clean(exclude=["build"], validate_unique=False, validate_constraints=False)
+    for _ in range(20):  # each pass means another report of this job won a race
+        event = audit_event(actor, "stage.report", job_id=job_id, status=reported.status)
+        inserted = audited.insert_new(reported, event, conflict=("build", "job_id"))
+        if inserted is not None:
+            return StageOutcome(inserted, True, True)
+        recorded = next(iter(_stage_by_job(build.pk, job_id)), None)
+        if recorded is None:
+            continue  # removed meanwhile (its build deleted): the insert decides again
+        new_status = values.get("status", recorded.status)
+        if is_stale(recorded.status, new_status):
+            reason = f"job {job_id} is already {recorded.status}; a {new_status} report is stale"
+            audit(actor, "stage.report", obj=recorded, outcome="ignored", reason=reason)
+            return StageOutcome(recorded, False, False, reason)
+        changes = {**values, "reported_at": timezone.now()}
+        event = audit_event(actor, "stage.report", job_id=job_id, status=new_status)
+        updated = audited.update_if(recorded, changes, event, unchanged=("status",))
+        if updated is not None:
+            return StageOutcome(updated, False, True)
+    raise ReportConflict(
+        f"Job {job_id} was reported by too many requests at once; send the report again.",
+        code="stage_contended",
     )
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                result, created = StageResult.objects.select_for_update().get_or_create(
-                    build=build, job_id=job_id, defaults=values
-                )
-        except IntegrityError:  # a concurrent report of the same job inserted it first
-            result, created = (
-                StageResult.objects.select_for_update().get(build=build, job_id=job_id),
-                False,
-            )
-        if created:
-            audit(actor, "stage.report", obj=result, job_id=job_id, status=result.status)
-            return StageOutcome(result, True, True)
-        new_status = values.get("status", result.status)
-        if STAGE_RANK[new_status] < STAGE_RANK[result.status] or (
-            STAGE_RANK[new_status] == STAGE_RANK[result.status] == 3
-            and new_status != result.status
-        ):
-            reason = f"job {job_id} is already {result.status}; a {new_status} report is stale"
-            audit(actor, "stage.report", obj=result, outcome="ignored", reason=reason)
-            return StageOutcome(result, False, False, reason)
-        for name, value in values.items():
-            setattr(result, name, value)
-        result.reported_at = timezone.now()
-        # The fields were validated above; the row is locked and its build is ours.
-        result.save()
-        audit(actor, "stage.report", obj=result, job_id=job_id, status=result.status)
-        return StageOutcome(result, False, True)
 
 
 # --------------------------------------------------------------------------- CI tokens
@@ -237,12 +268,16 @@ def ci_token_revoke(*, token: CIToken, user=None) -> None:
     audit(Actor(user=user), "ci_token.revoke", obj=token)
 
 
+# Every CI request looks its token up: compiled once per process (core/compiled.py).
+_token_by_hash = CompiledQuery(lambda digest: CIToken.objects.filter(token_hash=digest), str)
+
+
 def ci_token_verify(raw: str) -> CIToken | None:
     """The active token with this value, or None. Compared in constant time."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
     digest = hash_token(raw)
-    token = CIToken.objects.filter(token_hash=digest).first()
+    token = next(iter(_token_by_hash(digest)), None)  # token_hash is unique
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
     if not token.is_active:

@@ -6,6 +6,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.serializers import FieldsOnceModelSerializer
 from releases.models import (
     DIGEST_VALIDATOR,
     SHA_VALIDATOR,
@@ -93,7 +94,7 @@ class StageReportSerializer(serializers.Serializer):
         return value
 
 
-class StageResultSerializer(serializers.ModelSerializer):
+class StageResultSerializer(FieldsOnceModelSerializer):
     class Meta:
         model = StageResult
         fields = [
@@ -131,7 +132,7 @@ class StageVerdictSerializer(serializers.Serializer):
         return [f"{job.job_name or job.job_id}: {job.status}" for job in verdict.warnings]
 
 
-class BuildSerializer(serializers.ModelSerializer):
+class BuildSerializer(FieldsOnceModelSerializer):
     status = serializers.SerializerMethodField()
     deployable = serializers.SerializerMethodField()
     missing_stages = serializers.SerializerMethodField()
@@ -212,7 +213,7 @@ class MigrationChangesSerializer(serializers.Serializer):
     )
 
 
-class EnvironmentSerializer(serializers.ModelSerializer):
+class EnvironmentSerializer(FieldsOnceModelSerializer):
     frozen = serializers.SerializerMethodField()
     freeze_reason = serializers.SerializerMethodField()
     pinned = serializers.SerializerMethodField()
@@ -279,7 +280,7 @@ class EnvironmentSerializer(serializers.ModelSerializer):
         ]
 
 
-class DeploymentSerializer(serializers.ModelSerializer):
+class DeploymentSerializer(FieldsOnceModelSerializer):
     environment = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     build = serializers.SerializerMethodField()
     requested_by = serializers.SlugRelatedField(

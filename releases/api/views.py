@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from core.compiled import CompiledQuery
 from core.http import parse_id
 from core.throttling import RateLimitHeadersMixin
 from releases import deployments, metrics, schema, services
@@ -208,16 +209,22 @@ class BuildViewSet(
 CanDeploy = scope_or_permission("deploy:staging", deployments.ACTION_PERMISSIONS["deploy"])
 
 
+# Every stage report names its build: these lookups are compiled once (core/compiled.py).
+_build_by_id = CompiledQuery(lambda pk: Build.objects.filter(pk=pk), int)
+_builds_by_tag = CompiledQuery(lambda tag: Build.objects.filter(tag=tag)[:2], str)
+_builds_by_tag_in = CompiledQuery(
+    lambda tag, repository: Build.objects.filter(tag=tag, repository=repository)[:2], str, str
+)
+
+
 def builds_named(key: str, repository: str | None = None) -> list[Build]:
     """The build with this id, else up to two builds with this tag (two: ambiguous)."""
     if (build_id := parse_id(key)) is not None:
-        build = Build.objects.filter(pk=build_id).first()
-        if build is not None:
-            return [build]
-    matches = Build.objects.filter(tag=key)
-    if repository:
-        matches = matches.filter(repository=repository)
-    return list(matches[:2])
+        if build := _build_by_id(build_id):
+            return build
+    if not repository:
+        return _builds_by_tag(key)
+    return _builds_by_tag_in(key, str(repository))
 
 
 def _build_named(key: str) -> Build:

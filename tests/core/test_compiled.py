@@ -1,0 +1,56 @@
+"""Queries compiled once (core/compiled.py) give what the ORM gives, and refuse shapes
+whose values the ORM would transform."""
+
+import pytest
+from django.db import connection
+
+from core.compiled import CompiledQuery, NotCompilable, instances
+from releases import services
+from releases.models import Build, CIToken
+
+
+@pytest.mark.django_db
+def test_a_compiled_query_gives_what_the_orm_gives_for_any_values():
+    actor = services.Actor()
+    for tag in ("one", "two", "three"):
+        services.build_report(actor=actor, repository="r.example/b", tag=tag, commit_sha="f" * 40)
+    by_tag = CompiledQuery(
+        lambda tag, repository: Build.objects.filter(tag=tag, repository=repository), str, str
+    )
+    for tag in ("one", "three", "missing"):
+        assert by_tag(tag, "r.example/b") == list(
+            Build.objects.filter(tag=tag, repository="r.example/b")
+        )
+    assert by_tag("one", "elsewhere") == []
+    by_id = CompiledQuery(lambda pk: Build.objects.filter(pk=pk), int)
+    build = Build.objects.get(tag="two")
+    [found] = by_id(build.pk)
+    assert (found.pk, found.tag, found.commit_sha) == (build.pk, "two", "f" * 40)
+
+
+@pytest.mark.django_db
+def test_converted_fields_come_back_as_python_values():
+    token, _ = services.ci_token_create(name="ci", scopes=["builds:write", "builds:read"])
+    by_hash = CompiledQuery(lambda digest: CIToken.objects.filter(token_hash=digest), str)
+    [found] = by_hash(token.token_hash)
+    assert found.scopes == ["builds:read", "builds:write"]  # JSON decoded, not text
+
+
+@pytest.mark.django_db
+def test_columns_in_another_order_still_fill_the_right_fields():
+    services.build_report(
+        actor=services.Actor(), repository="r.example/b", tag="t", commit_sha="a" * 40
+    )
+    columns = [field.column for field in Build._meta.concrete_fields][::-1]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)} FROM releases_build")
+        [build] = instances(Build, cursor)
+    assert (build.tag, build.repository, build.commit_sha) == ("t", "r.example/b", "a" * 40)
+
+
+def test_a_value_the_orm_transforms_is_refused():
+    contains = CompiledQuery(lambda text: Build.objects.filter(tag__icontains=text), str)
+    with pytest.raises(NotCompilable):
+        contains.compile()
+    with pytest.raises(TypeError):
+        CompiledQuery(lambda pk: Build.objects.filter(pk=pk), int)(1, 2)
