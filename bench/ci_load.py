@@ -189,6 +189,8 @@ def main():
         own = os.times()
         own_cpu = (own.user + own.system) - (own_before.user + own_before.system)
         table_after = processes()
+        # Named now: PostgreSQL's backends for the server end with it.
+        postgres_cpu = _postgres_ticks(table_after, table_before) / TICKS
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -228,7 +230,6 @@ def main():
     server_cpu = (
         tree_ticks(table_after, server.pid) - tree_ticks(table_before, server.pid)
     ) / TICKS
-    postgres_cpu = _postgres_ticks(table_after, table_before) / TICKS
     print(
         f"CPU: the load generator {own_cpu:.1f} s, everything (server, PostgreSQL, "
         f"generator, others) {busy:.1f} s over {wall:.1f} s x {os.cpu_count()} CPUs"

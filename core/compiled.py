@@ -29,9 +29,31 @@ def _placeholder(kind: type, index: int):
 def instances(model, cursor, using: str = DEFAULT_DB_ALIAS) -> list:
     """The rows of an executed statement as `model` instances; its columns must be the
     model's concrete columns, in any order (a `SELECT` of the model, `RETURNING *`)."""
+    columns = tuple(column[0] for column in cursor.description)
+    key = (model, columns, using)
+    plan = _plans.get(key)
+    if plan is None:
+        plan = _plans[key] = _plan(model, columns, using)
+    order, converters, names = plan
+    connection = connections[using]
+    result = []
+    for row in cursor.fetchall():
+        values = [row[position] for position in order]
+        for index, converter, col in converters:
+            values[index] = converter(values[index], col, connection)
+        result.append(model.from_db(using, names, values))
+    return result
+
+
+_plans: dict[tuple, tuple] = {}
+
+
+def _plan(model, columns: tuple[str, ...], using: str) -> tuple:
+    """Where each field's value is in a row, and the converters it needs (the same for
+    every row of the same statement: worked out once)."""
     connection = connections[using]
     concrete = model._meta.concrete_fields
-    position_of = {column[0]: index for index, column in enumerate(cursor.description)}
+    position_of = {column: index for index, column in enumerate(columns)}
     # Model.from_db() takes the values in the model's field order, which a table altered
     # by later migrations need not have.
     order = [position_of[field.column] for field in concrete]
@@ -40,14 +62,7 @@ def instances(model, cursor, using: str = DEFAULT_DB_ALIAS) -> list:
         col = field.get_col(model._meta.db_table)
         found = connection.ops.get_db_converters(col) + field.get_db_converters(connection)
         converters.extend((index, converter, col) for converter in found)
-    names = [field.attname for field in concrete]
-    result = []
-    for row in cursor.fetchall():
-        values = [row[position] for position in order]
-        for index, converter, col in converters:
-            values[index] = converter(values[index], col, connection)
-        result.append(model.from_db(using, names, values))
-    return result
+    return order, converters, [field.attname for field in concrete]
 
 
 class CompiledQuery:

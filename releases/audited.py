@@ -8,6 +8,8 @@ databases (SQLite, the embedded default) the same write and its audit row run in
 transaction instead. Tables and columns come from the models; only the shape is written here.
 """
 
+import functools
+
 from django.db import connections, router, transaction
 
 from core.compiled import instances
@@ -20,18 +22,23 @@ def insert_new(obj, event: AuditEvent, *, conflict: tuple[str, ...]):
     model = type(obj)
     using = router.db_for_write(model)
     connection = connections[using]
-    quote = connection.ops.quote_name
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     params = [
         field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields
     ]
-    sql = (
+    return _write(model, _insert_sql(model, using, conflict), params, event, using)
+
+
+@functools.cache
+def _insert_sql(model, using: str, conflict: tuple[str, ...]) -> str:
+    quote = connections[using].ops.quote_name
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    return (
         f"INSERT INTO {quote(model._meta.db_table)} "
         f"({', '.join(quote(field.column) for field in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         f"ON CONFLICT ({', '.join(_columns(model, conflict, quote))}) DO NOTHING RETURNING *"
     )
-    return _write(model, sql, params, event, using)
 
 
 def update_if(obj, changes: dict, event: AuditEvent, *, unchanged: tuple[str, ...]):
@@ -93,19 +100,32 @@ def _write(model, sql: str, params: list, event: AuditEvent, using: str):
 def _audit_from_written(event: AuditEvent, model, connection) -> tuple[str, list]:
     """`INSERT INTO` the audit table `SELECT` the event's values, its object id taken from
     the written row (no row written: no event)."""
+    fields = _audit_fields()
+    params = [
+        field.get_db_prep_save(field.pre_save(event, add=True), connection)
+        for field in fields
+        if field.attname != "object_id"
+    ]
+    return _audit_sql(model, connection.alias), params
+
+
+def _audit_fields() -> list:
+    return [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
+
+
+@functools.cache
+def _audit_sql(model, using: str) -> str:
+    connection = connections[using]
     quote = connection.ops.quote_name
-    fields = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
-    values, params = [], []
-    for field in fields:
+    values = []
+    for field in _audit_fields():
         if field.attname == "object_id":
             values.append(f"CAST(written.{quote(model._meta.pk.column)} AS text)")
         else:
             # Typed: a parameter in a SELECT list has no column to take its type from.
             values.append(f"CAST(%s AS {field.db_type(connection)})")
-            params.append(field.get_db_prep_save(field.pre_save(event, add=True), connection))
-    sql = (
+    return (
         f"INSERT INTO {quote(AuditEvent._meta.db_table)} "
-        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"({', '.join(quote(field.column) for field in _audit_fields())}) "
         f"SELECT {', '.join(values)} FROM written"
     )
-    return sql, params
