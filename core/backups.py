@@ -22,6 +22,8 @@ from django.core.files.storage import storages
 from django.utils import timezone
 from psycopg import sql
 
+from config.settings.database import is_postgres
+
 DUMP_SUFFIX = ".dump"
 MANIFEST_SUFFIX = ".json"
 CHUNK = 1024 * 1024
@@ -70,7 +72,7 @@ def backup_storage():
 
 
 def require_postgres(config: dict) -> None:
-    if config.get("ENGINE") != "django.db.backends.postgresql":
+    if not is_postgres(config):
         raise BackupError(
             "Backups need PostgreSQL; SQLite is not supported (copy the database file while "
             "the app is stopped instead)."

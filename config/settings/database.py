@@ -7,9 +7,11 @@ from urllib.parse import unquote
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-POSTGRES_ENGINE = "django.db.backends.postgresql"
+DJANGO_POSTGRES_ENGINE = "django.db.backends.postgresql"
+# Django's backend with the health check skipped on a just-used connection (core/postgresql).
+POSTGRES_ENGINE = "core.postgresql"
 SQLITE_ENGINE = "django.db.backends.sqlite3"
-SUPPORTED_ENGINES = {POSTGRES_ENGINE, SQLITE_ENGINE}
+SUPPORTED_ENGINES = {DJANGO_POSTGRES_ENGINE, SQLITE_ENGINE}
 
 
 def database_from_url(
@@ -42,6 +44,7 @@ def database_from_url(
         config["HOST"] = unquote(config.get("HOST") or "")
         # Fail fast instead of hanging when the server is unreachable (e.g. /readyz).
         config.setdefault("OPTIONS", {}).setdefault("connect_timeout", connect_timeout)
+        config["ENGINE"] = POSTGRES_ENGINE
     config["CONN_MAX_AGE"] = conn_max_age
     config["CONN_HEALTH_CHECKS"] = conn_max_age > 0
     return config
@@ -49,4 +52,4 @@ def database_from_url(
 
 def is_postgres(config: dict) -> bool:
     """True when a DATABASES entry points at PostgreSQL."""
-    return config.get("ENGINE") == POSTGRES_ENGINE
+    return config.get("ENGINE") in (POSTGRES_ENGINE, DJANGO_POSTGRES_ENGINE)

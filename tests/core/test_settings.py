@@ -70,7 +70,7 @@ def test_postgres_url_keeps_sslmode_and_persistent_connections(tmp_path):
         conn_max_age=120,
         base_dir=tmp_path,
     )
-    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert config["ENGINE"] == "core.postgresql"
     assert config["OPTIONS"]["sslmode"] == "require"
     assert config["OPTIONS"]["connect_timeout"] == 5
     assert (config["HOST"], config["PORT"], config["NAME"]) == (
