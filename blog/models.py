@@ -69,14 +69,14 @@ class PostQuerySet(models.QuerySet):
             return live.filter(author=user)
         return self.none()
 
-    def readable_by(self, user):
-        """What `user` may read through the API: readers the visible posts, authors also
-        their own, editors everything (the trash excluded)."""
+    def readable_by(self, user, now=None):
+        """What `user` may read through the API (at `now`): readers the visible posts,
+        authors also their own, editors everything (the trash excluded)."""
         if is_editor(user):
             return self.filter(deleted_at__isnull=True)
         if can_write_posts(user):
-            return self.filter(visible_condition() | Q(author=user, deleted_at__isnull=True))
-        return self.visible()
+            return self.filter(visible_condition(now) | Q(author=user, deleted_at__isnull=True))
+        return self.visible(now)
 
     def in_trash(self):
         return self.filter(deleted_at__isnull=False)

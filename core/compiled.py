@@ -1,29 +1,40 @@
 """ORM queries compiled to SQL once per process and run again with new values (hot paths).
 
-Building and compiling a queryset costs ~0.5 ms of Python on this machine, more than the
-database's own work for a lookup by a unique key. A `CompiledQuery` keeps the ORM as the
-one place that knows the tables and columns: it builds the queryset once with placeholder
-values, keeps the SQL, and afterwards only substitutes the values and maps the rows to model
-instances (`instances`: the fields' converters, such as JSON's, still apply).
+Building and compiling a queryset costs ~0.5-1 ms of Python on this machine each, more than
+the database's own work for a lookup by a unique key or a page of twenty rows. A
+`CompiledQuery` keeps the ORM as the one place that knows the tables, columns and rules: it
+builds the queryset with placeholder values, keeps the SQL, and afterwards only substitutes
+the values and maps the rows to model instances (`instances`) or `.values()` dicts
+(`CompiledQuery.values`), the fields' converters still applied.
 
-Only values the ORM passes to the database unchanged may vary (exact lookups on text and
-integer fields); a queryset whose parameters are not exactly the placeholders is refused
-when compiled, so a transformed value (`icontains`'s `%…%`) can never be substituted wrongly.
+Only values the ORM passes to the database unchanged may vary (exact and range lookups on
+text, integer and date-time fields). The queryset is built twice, with two different sets of
+placeholders: a parameter equal to the placeholder in both is substituted, one equal in both
+builds is a constant of the query (`status IN ('published', …)`), and anything else — a value
+the ORM transformed, such as `icontains`'s `%…%` — makes the query refused when compiled, so
+a value can never be substituted wrongly.
 """
+
+import datetime
+from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
 
 class NotCompilable(ValueError):
-    """The queryset's parameters are not exactly the placeholders it was given."""
+    """The queryset's parameters do not follow from the placeholders it was given."""
 
 
-def _placeholder(kind: type, index: int):
+def _placeholder(kind: type, index: int, variant: int):
     if kind is str:
-        return f"\x1f compiled placeholder {index} \x1f"
+        return f"compiled placeholder {variant}.{index}"
     if kind is int:
-        return -(2**62) + index  # no real id, job id or count is negative
-    raise NotCompilable(f"Only str and int values can vary, not {kind.__name__}.")
+        return -(2**62) + 2 * index + variant  # no real id, job id or count is negative
+    if kind is datetime.datetime:
+        return datetime.datetime(1, 1, 1 + variant, tzinfo=datetime.UTC) + datetime.timedelta(
+            microseconds=index + 1
+        )
+    raise NotCompilable(f"Only str, int and datetime values can vary, not {kind.__name__}.")
 
 
 def instances(model, cursor, using: str = DEFAULT_DB_ALIAS) -> list:
@@ -65,33 +76,91 @@ def _plan(model, columns: tuple[str, ...], using: str) -> tuple:
     return order, converters, [field.attname for field in concrete]
 
 
+class Compiled(NamedTuple):
+    """One compiled statement: `slots` says, per SQL parameter, which value goes there
+    (an index into the call's values) or the constant the ORM put there (index None)."""
+
+    model: type
+    sql: str
+    slots: tuple[tuple[int | None, object], ...]
+    names: tuple[str, ...]  # the keys of a `.values()` row
+    converters: tuple  # (position, converters, expression) of a `.values()` row
+
+    def params(self, values) -> list:
+        return [constant if index is None else values[index] for index, constant in self.slots]
+
+
 class CompiledQuery:
     """`CompiledQuery(make, str, int)`: `make(a, b)` returns a queryset; calling the
-    compiled query with real values returns the list of model instances it would give."""
+    compiled query with real values returns the list of model instances it would give,
+    `.values(a, b)` the list of dicts when `make` returns a `.values()` queryset."""
 
     def __init__(self, make, *kinds: type):
         self.make = make
         self.kinds = kinds
-        self._compiled: dict[str, tuple] = {}
+        self._compiled: dict[str, Compiled] = {}
 
-    def compile(self, using: str = DEFAULT_DB_ALIAS) -> tuple:
-        placeholders = [_placeholder(kind, index) for index, kind in enumerate(self.kinds)]
+    def _build(self, variant: int, using: str):
+        placeholders = [_placeholder(kind, i, variant) for i, kind in enumerate(self.kinds)]
         queryset = self.make(*placeholders).using(using)
-        sql, params = queryset.query.sql_with_params()
-        positions = []
-        for param in params:
-            if param not in placeholders:
-                raise NotCompilable(f"A parameter the ORM made itself: {param!r}.")
-            positions.append(placeholders.index(param))
-        return queryset.model, sql, tuple(positions)
+        compiler = queryset.query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        return placeholders, queryset, compiler, sql, params
 
-    def __call__(self, *values, using: str = DEFAULT_DB_ALIAS) -> list:
+    def compile(self, using: str = DEFAULT_DB_ALIAS) -> Compiled:
+        first, queryset, compiler, sql, params = self._build(0, using)
+        second, _, _, other_sql, other_params = self._build(1, using)
+        if other_sql != sql or len(other_params) != len(params):
+            raise NotCompilable("The SQL depends on the values, not only its parameters.")
+        slots = []
+        for param, other in zip(params, other_params):
+            if param in first and other in second and first.index(param) == second.index(other):
+                slots.append((first.index(param), None))
+            elif param == other and type(param) is type(other):
+                slots.append((None, param))  # the ORM's own constant
+            else:
+                raise NotCompilable(f"A parameter the ORM derived from a value: {param!r}.")
+        query = queryset.query
+        if query.selected:
+            names = tuple(query.selected)
+        else:
+            names = (*query.extra_select, *query.values_select, *query.annotation_select)
+        fields = [column[0] for column in compiler.select[0 : compiler.col_count]]
+        converters = tuple(
+            (position, tuple(found), expression)
+            for position, (found, expression) in compiler.get_converters(fields).items()
+        )
+        return Compiled(queryset.model, sql, tuple(slots), names, converters)
+
+    def _compiled_for(self, values, using: str) -> Compiled:
         if len(values) != len(self.kinds):
             raise TypeError(f"{len(self.kinds)} values expected, {len(values)} given.")
         compiled = self._compiled.get(using)
         if compiled is None:
             compiled = self._compiled[using] = self.compile(using)
-        model, sql, positions = compiled
+        return compiled
+
+    def __call__(self, *values, using: str = DEFAULT_DB_ALIAS) -> list:
+        compiled = self._compiled_for(values, using)
         with connections[using].cursor() as cursor:
-            cursor.execute(sql, [values[position] for position in positions])
-            return instances(model, cursor, using)
+            cursor.execute(compiled.sql, compiled.params(values))
+            return instances(compiled.model, cursor, using)
+
+    def values(self, *values, using: str = DEFAULT_DB_ALIAS) -> list[dict]:
+        compiled = self._compiled_for(values, using)
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.sql, compiled.params(values))
+            rows = cursor.fetchall()
+        names, converters = compiled.names, compiled.converters
+        result = []
+        for row in rows:
+            if converters:
+                row = list(row)
+                for position, found, expression in converters:
+                    value = row[position]
+                    for converter in found:
+                        value = converter(value, expression, connection)
+                    row[position] = value
+            result.append(dict(zip(names, row)))
+        return result

@@ -6,6 +6,9 @@ hand: DRF's per-field machinery cost more than the database on a 100-item page.
 """
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db import connection
+from django.db.models import OuterRef
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -77,7 +80,7 @@ class PostListSerializer(serializers.Serializer):
 
 
 def _tags(post: Post) -> list[dict]:
-    """Folded into the post's query (blog.api.views.TAG_COLUMNS), else its tags relation."""
+    """Folded into the post's query (TAG_COLUMNS), else its tags relation."""
     slugs = getattr(post, "tag_slugs", None)
     if slugs is not None:
         return tag_refs(slugs, post.tag_names)
@@ -130,6 +133,37 @@ LIST_COLUMNS = (
     "category__slug",
     "category__name",
 )
+
+
+def _tag_column(field: str) -> ArraySubquery:
+    return ArraySubquery(
+        Post.tags.through.objects.filter(post_id=OuterRef("id"))
+        .order_by("tag__name")
+        .values(field)
+    )
+
+
+# A post's tags folded into the page's own query as two text arrays (slugs, names; by name):
+# built once (Django copies an expression when a query uses it), read without converters.
+TAG_COLUMNS = {"tag_slugs": _tag_column("tag__slug"), "tag_names": _tag_column("tag__name")}
+
+
+def tag_columns() -> dict:
+    """TAG_COLUMNS on PostgreSQL; nothing on SQLite (no arrays), where `add_tags` reads them."""
+    return TAG_COLUMNS if connection.vendor == "postgresql" else {}
+
+
+def add_tags(rows: list[dict]) -> None:
+    """Give rows read without `tag_columns()` their tags, in one query for the page."""
+    if not rows or "tag_slugs" in rows[0]:
+        return
+    for row in rows:
+        row["tag_slugs"], row["tag_names"] = [], []
+    by_id = {row["id"]: row for row in rows}
+    through = Post.tags.through.objects.filter(post_id__in=by_id).order_by("tag__name")
+    for post_id, slug, name in through.values_list("post_id", "tag__slug", "tag__name"):
+        by_id[post_id]["tag_slugs"].append(slug)
+        by_id[post_id]["tag_names"].append(name)
 
 
 def post_list_items(rows) -> list[dict]:

@@ -4,8 +4,6 @@ caller's visibility (readers: visible posts; authors: also their own; editors: a
 from collections.abc import Sequence
 
 from django.contrib.auth import get_user_model
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponsePermanentRedirect
@@ -23,6 +21,7 @@ from blog import changes, errors, services
 from blog.search import search_headlines
 from blog.api import conditional
 from blog.api.filters import PostFilter, PostFilterBackend, PostOrderingFilter, PostSearchFilter
+from blog.api.public_pages import public_list_rows
 from blog.api.permissions import (
     CanWritePostsOrReadOnly,
     IsEditor,
@@ -42,10 +41,12 @@ from blog.api.serializers import (
     PostWriteSerializer,
     PreviewLinkSerializer,
     LIST_COLUMNS,
+    add_tags,
     post_list_items,
     RevisionSerializer,
     ScheduleSerializer,
     TagSerializer,
+    tag_columns,
 )
 from blog.models import (
     Category,
@@ -61,37 +62,6 @@ from core.throttling import RateLimitHeadersMixin, ScopeThrottle
 
 User = get_user_model()
 CHANGES_MAX_LIMIT = 500
-
-
-def _tag_column(field: str) -> ArraySubquery:
-    return ArraySubquery(
-        Post.tags.through.objects.filter(post_id=OuterRef("id"))
-        .order_by("tag__name")
-        .values(field)
-    )
-
-
-# A post's tags folded into the page's own query as two text arrays (slugs, names; by name):
-# built once (Django copies an expression when a query uses it), read without converters.
-TAG_COLUMNS = {"tag_slugs": _tag_column("tag__slug"), "tag_names": _tag_column("tag__name")}
-
-
-def tag_columns() -> dict:
-    """TAG_COLUMNS on PostgreSQL; nothing on SQLite (no arrays), where `add_tags` reads them."""
-    return TAG_COLUMNS if connection.vendor == "postgresql" else {}
-
-
-def add_tags(rows: list[dict]) -> None:
-    """Give rows read without `tag_columns()` their tags, in one query for the page."""
-    if not rows or "tag_slugs" in rows[0]:
-        return
-    for row in rows:
-        row["tag_slugs"], row["tag_names"] = [], []
-    by_id = {row["id"]: row for row in rows}
-    through = Post.tags.through.objects.filter(post_id__in=by_id).order_by("tag__name")
-    for post_id, slug, name in through.values_list("post_id", "tag__slug", "tag__name"):
-        by_id[post_id]["tag_slugs"].append(slug)
-        by_id[post_id]["tag_names"].append(name)
 
 
 def _approved_comment_count():
@@ -189,13 +159,12 @@ class PostViewSet(
 
     def list(self, request, *args, **kwargs):
         def build():
-            queryset = self.filter_queryset(Post.objects.readable_by(request.user))
-            if self.search_ranked is not None and not request.query_params.get("ordering"):
-                page = self._ranked_page(self.search_ranked)
+            compiled = public_list_rows(request, self)
+            if compiled is not None:
+                # An anonymous reader's plain or filtered page: a statement compiled once.
+                page = self.paginate_queryset(compiled)
             else:
-                # One query for the page and its tags (the count comes from the count cache).
-                page = self.paginate_queryset(queryset.values(*LIST_COLUMNS, **tag_columns()))
-                add_tags(page)
+                page = self._page_from_the_orm()
             if self.search_active:
                 snippets = search_headlines([row["id"] for row in page], self.search_active)
                 for row in page:
@@ -205,6 +174,15 @@ class PostViewSet(
             return self.paginator.get_paginated_response(data).data, last_modified
 
         return conditional.respond(request, build, version=request.content_version)
+
+    def _page_from_the_orm(self) -> Sequence[dict]:
+        queryset = self.filter_queryset(Post.objects.readable_by(self.request.user))
+        if self.search_ranked is not None and not self.request.query_params.get("ordering"):
+            return self._ranked_page(self.search_ranked)
+        # One query for the page and its tags (the count comes from the count cache).
+        page = self.paginate_queryset(queryset.values(*LIST_COLUMNS, **tag_columns()))
+        add_tags(page)
+        return page
 
     def _ranked_page(self, ranked: Sequence[int]) -> Sequence[dict]:
         """A page of search hits: the ranked ids paged here, then only their rows read."""

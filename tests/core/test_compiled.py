@@ -1,6 +1,8 @@
 """Queries compiled once (core/compiled.py) give what the ORM gives, and refuse shapes
 whose values the ORM would transform."""
 
+import datetime
+
 import pytest
 from django.db import connection
 
@@ -54,3 +56,31 @@ def test_a_value_the_orm_transforms_is_refused():
         contains.compile()
     with pytest.raises(TypeError):
         CompiledQuery(lambda pk: Build.objects.filter(pk=pk), int)(1, 2)
+
+
+@pytest.mark.django_db
+def test_values_rows_match_the_orm_with_constants_and_times():
+    token, _ = services.ci_token_create(name="ci", scopes=["builds:write", "builds:read"])
+    since = CompiledQuery(
+        lambda after, name: CIToken.objects.filter(
+            created_at__gte=after, name=name, revoked_at__isnull=True, name__in=["ci", "other"]
+        ).values("name", "scopes", "created_at"),
+        datetime.datetime,
+        str,
+    )
+    before = token.created_at - datetime.timedelta(seconds=1)
+    assert since.values(before, "ci") == list(
+        CIToken.objects.filter(created_at__gte=before, name="ci").values(
+            "name", "scopes", "created_at"
+        )
+    )
+    assert since.values(before, "ci")[0]["scopes"] == ["builds:read", "builds:write"]
+    assert since.values(token.created_at + datetime.timedelta(seconds=1), "ci") == []
+    constants = {value for index, value in since.compile().slots if index is None}
+    assert constants == {"ci", "other"}  # the ORM's own IN list: kept as it is
+
+
+def test_an_int_the_orm_derives_from_a_value_is_refused():
+    doubled = CompiledQuery(lambda pk: Build.objects.filter(pk=pk * 2), int)
+    with pytest.raises(NotCompilable):
+        doubled.compile()

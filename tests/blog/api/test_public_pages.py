@@ -1,0 +1,145 @@
+"""Anonymous list pages read through compiled statements (blog/api/public_pages.py) answer
+exactly what the ORM path answers, take the time as a value, and leave every other request
+to the ORM."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from blog.api import public_pages
+from blog.api import views as api_views
+from blog.api.views import PostViewSet
+from blog.models import PostStatus
+from tests.blog.factories import CategoryFactory, TagFactory, make_post
+from tests.factories import AuthorFactory
+
+pytestmark = pytest.mark.django_db
+LIST = reverse("post-list")
+BASE = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _uncached_answers(settings):
+    settings.API_RESPONSE_CACHE_SECONDS = 0  # every request builds its page
+
+
+@pytest.fixture
+def compiled_calls(monkeypatch):
+    """The list of what `public_list_rows` answered (None: the ORM path), per request."""
+    calls = []
+
+    def spy(request, view):
+        rows = public_pages.public_list_rows(request, view)
+        calls.append(rows)
+        return rows
+
+    monkeypatch.setattr(api_views, "public_list_rows", spy)
+    return calls
+
+
+@pytest.fixture
+def blog():
+    law, tax = CategoryFactory(slug="law"), CategoryFactory(slug="tax")
+    courts, odd = TagFactory(slug="courts"), TagFactory(slug="o'dd-tag")
+    alice, bob = AuthorFactory(username="alice"), AuthorFactory(username="bob")
+    for n in range(23):
+        make_post(
+            slug=f"p{n:02d}",
+            title=f"Title {(n * 7) % 23:02d}",
+            author=alice if n % 2 else bob,
+            category=law if n % 3 else tax,
+            tags=[courts] if n % 4 else [courts, odd],
+            published_at=BASE + datetime.timedelta(days=n),
+        )
+    # Never listed to anonymous readers: each must stay out of every compiled page.
+    make_post(status=PostStatus.DRAFT, slug="draft", author=alice, category=law, tags=[courts])
+    make_post(status=PostStatus.ARCHIVED, slug="archived", author=alice, tags=[courts])
+    make_post(
+        status=PostStatus.SCHEDULED,
+        slug="later",
+        author=alice,
+        category=law,
+        tags=[courts],
+        published_at=timezone.now() + datetime.timedelta(days=3),
+    )
+
+
+SHAPES = [
+    {},
+    {"page_size": 5},
+    {"page_size": 5, "page": 5},  # the last, short page
+    {"tag": "courts", "page_size": 4, "page": 2},
+    {"tag": "o'dd-tag"},
+    {"category": "law", "ordering": "title"},
+    {"category": "tax", "author": "bob", "ordering": "-updated_at,title"},
+    {"author": "alice", "tag": "courts", "page_size": 3, "page": 3},
+    {"tag": "none-such"},  # no rows: the Paginator asks for an empty slice
+    {"tag": "x'; DROP TABLE blog_post; --"},
+    {"ordering": "published_at"},
+    {"ordering": "nonsense"},  # ignored by the ordering filter: the default order
+    {"ordering": "-title", "page_size": 100},
+    {"utm_source": "newsletter"},  # a parameter no filter reads
+]
+
+
+@pytest.mark.parametrize("params", SHAPES, ids=[str(shape) for shape in SHAPES])
+def test_a_compiled_page_is_what_the_orm_gives(
+    api_client, blog, compiled_calls, monkeypatch, params
+):
+    compiled = api_client.get(LIST, params)
+    twice = api_client.get(LIST, params)  # the statement now reused, not rebuilt
+    assert [type(rows) for rows in compiled_calls] == [public_pages.CompiledRows] * 2
+
+    monkeypatch.setattr(api_views, "public_list_rows", lambda request, view: None)
+    from_the_orm = api_client.get(LIST, params)
+
+    assert compiled.status_code == twice.status_code == from_the_orm.status_code == 200
+    assert compiled.json() == twice.json() == from_the_orm.json()
+    slugs = {item["slug"] for item in compiled.json()["results"]}
+    assert not slugs & {"draft", "archived", "later"}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"search": "title"},
+        {"featured": "true"},
+        {"published_after": "2026-01-10T00:00:00Z"},
+        {"tag": ""},  # django-filter reads "" as "no filter"
+        {"tag": " courts "},  # its form strips the blanks
+        {"tag": ["courts", "o'dd-tag"]},  # it takes the last of repeated values
+    ],
+)
+def test_requests_of_other_shapes_take_the_orm_path(api_client, blog, compiled_calls, params):
+    response = api_client.get(LIST, params)
+    assert response.status_code == 200
+    assert compiled_calls == [None]
+
+
+def test_a_signed_in_reader_takes_the_orm_path(jwt_client_for, blog, compiled_calls):
+    alice = AuthorFactory._meta.model.objects.get(username="alice")
+    slugs = {item["slug"] for item in jwt_client_for(alice).get(LIST).json()["results"]}
+    assert compiled_calls == [None]
+    assert "draft" in slugs  # her own draft: the author's rule, not the reader's
+
+
+def test_the_time_is_a_value_of_the_statement_not_part_of_it(blog):
+    shape = (PostViewSet, (), ("-published_at",))
+    statement = public_pages._statement(*shape, 0, 100)
+    now = timezone.now()
+    shown_now = {row["slug"] for row in statement.values(now)}
+    shown_later = {row["slug"] for row in statement.values(now + datetime.timedelta(days=4))}
+    shown_in_2026 = {row["slug"] for row in statement.values(BASE + datetime.timedelta(days=1))}
+
+    assert "later" not in shown_now and "later" in shown_later  # on time, same SQL
+    assert shown_in_2026 == {"p00", "p01"}
+    assert public_pages._statement(*shape, 0, 100) is statement  # compiled once
+
+
+def test_one_query_for_a_compiled_page(api_client, blog, django_assert_num_queries):
+    api_client.get(LIST, {"tag": "courts"})  # compiles the shape and caches the count
+    with django_assert_num_queries(2):  # the content version, then the page with its tags
+        response = api_client.get(LIST, {"tag": "courts"})
+    assert response.json()["count"] == 23
