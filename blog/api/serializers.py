@@ -7,8 +7,9 @@ hand: DRF's per-field machinery cost more than the database on a 100-item page.
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import connection
-from django.db.models import OuterRef
+from django.contrib.postgres.fields import ArrayField
+from django.db import connection, models
+from django.db.models import F, Func, OuterRef
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -81,14 +82,14 @@ class PostListSerializer(serializers.Serializer):
 
 def _tags(post: Post) -> list[dict]:
     """Folded into the post's query (TAG_COLUMNS), else its tags relation."""
-    slugs = getattr(post, "tag_slugs", None)
-    if slugs is not None:
-        return tag_refs(slugs, post.tag_names)
+    pairs = getattr(post, "tag_pairs", None)
+    if pairs is not None:
+        return tag_refs(pairs)
     return [{"slug": tag.slug, "name": tag.name} for tag in post.tags.all()]
 
 
-def tag_refs(slugs: list[str], names: list[str]) -> list[dict]:
-    return [{"slug": slug, "name": name} for slug, name in zip(slugs, names)]
+def tag_refs(pairs: list[list[str]]) -> list[dict]:
+    return [{"slug": slug, "name": name} for slug, name in pairs]
 
 
 def post_list_item(post: Post) -> dict:
@@ -135,17 +136,23 @@ LIST_COLUMNS = (
 )
 
 
-def _tag_column(field: str) -> ArraySubquery:
-    return ArraySubquery(
+# A post's tags folded into the page's own query as one array of [slug, name] pairs, by name
+# (one subquery: two, one per column, cost PostgreSQL ~20 % more to plan and run): built
+# once (Django copies an expression when a query uses it), read without converters.
+_TAG_PAIR = Func(
+    F("tag__slug"),
+    F("tag__name"),
+    function="ARRAY",
+    template="%(function)s[%(expressions)s]",
+    output_field=ArrayField(models.CharField()),
+)
+TAG_COLUMNS = {
+    "tag_pairs": ArraySubquery(
         Post.tags.through.objects.filter(post_id=OuterRef("id"))
         .order_by("tag__name")
-        .values(field)
+        .values(pair=_TAG_PAIR)
     )
-
-
-# A post's tags folded into the page's own query as two text arrays (slugs, names; by name):
-# built once (Django copies an expression when a query uses it), read without converters.
-TAG_COLUMNS = {"tag_slugs": _tag_column("tag__slug"), "tag_names": _tag_column("tag__name")}
+}
 
 
 def tag_columns() -> dict:
@@ -155,15 +162,14 @@ def tag_columns() -> dict:
 
 def add_tags(rows: list[dict]) -> None:
     """Give rows read without `tag_columns()` their tags, in one query for the page."""
-    if not rows or "tag_slugs" in rows[0]:
+    if not rows or "tag_pairs" in rows[0]:
         return
     for row in rows:
-        row["tag_slugs"], row["tag_names"] = [], []
+        row["tag_pairs"] = []
     by_id = {row["id"]: row for row in rows}
     through = Post.tags.through.objects.filter(post_id__in=by_id).order_by("tag__name")
     for post_id, slug, name in through.values_list("post_id", "tag__slug", "tag__name"):
-        by_id[post_id]["tag_slugs"].append(slug)
-        by_id[post_id]["tag_names"].append(name)
+        by_id[post_id]["tag_pairs"].append([slug, name])
 
 
 def post_list_items(rows) -> list[dict]:
@@ -191,7 +197,7 @@ def post_list_items(rows) -> list[dict]:
                     if row["category__slug"]
                     else None
                 ),
-                tags=tag_refs(row["tag_slugs"], row["tag_names"]),
+                tags=tag_refs(row["tag_pairs"]),
                 published_at=row["published_at"],
                 updated_at=row["updated_at"],
                 reading_time=row["reading_time"],

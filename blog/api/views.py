@@ -124,7 +124,7 @@ class PostViewSet(
     filter_backends = [PostFilterBackend, PostSearchFilter, PostOrderingFilter]
     ordering = ["-published_at"]
     search_active = ""  # the search text, once PostSearchFilter has applied it
-    search_ranked: list[int] | None = None  # its hits' ids, best first (PostgreSQL)
+    search_ranked: list[int] | None = None  # its hits' ids to page, best first (PostgreSQL)
     queryset = Post.objects.none()  # for the schema; get_queryset decides per caller
 
     def get_queryset(self):
@@ -177,7 +177,7 @@ class PostViewSet(
 
     def _page_from_the_orm(self) -> Sequence[dict]:
         queryset = self.filter_queryset(Post.objects.readable_by(self.request.user))
-        if self.search_ranked is not None and not self.request.query_params.get("ordering"):
+        if self.search_ranked is not None:
             return self._ranked_page(self.search_ranked)
         # One query for the page and its tags (the count comes from the count cache).
         page = self.paginate_queryset(queryset.values(*LIST_COLUMNS, **tag_columns()))
