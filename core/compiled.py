@@ -4,8 +4,9 @@ Building and compiling a queryset costs ~0.5-1 ms of Python on this machine each
 the database's own work for a lookup by a unique key or a page of twenty rows. A
 `CompiledQuery` keeps the ORM as the one place that knows the tables, columns and rules: it
 builds the queryset with placeholder values, keeps the SQL, and afterwards only substitutes
-the values and maps the rows to model instances (`instances`) or `.values()` dicts
-(`CompiledQuery.values`), the fields' converters still applied.
+the values and maps the rows to model instances (`instances`; `CompiledQuery.objects` with
+`select_related()` objects and annotations, as the ORM's own iterable builds them) or to
+`.values()` dicts (`CompiledQuery.values`), the fields' converters still applied.
 
 Only values the ORM passes to the database unchanged may vary (exact and range lookups on
 text, integer and date-time fields). The queryset is built twice, with two different sets of
@@ -19,6 +20,7 @@ import datetime
 from typing import NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models.query import get_related_populators
 
 
 class NotCompilable(ValueError):
@@ -84,7 +86,8 @@ class Compiled(NamedTuple):
     sql: str
     slots: tuple[tuple[int | None, object], ...]
     names: tuple[str, ...]  # the keys of a `.values()` row
-    converters: tuple  # (position, converters, expression) of a `.values()` row
+    converters: tuple  # (position, converters, expression) of a row
+    objects_plan: tuple | None  # how a row becomes instances (`objects`): None for `.values()`
 
     def params(self, values) -> list:
         return [constant if index is None else values[index] for index, constant in self.slots]
@@ -99,6 +102,7 @@ class CompiledQuery:
         self.make = make
         self.kinds = kinds
         self._compiled: dict[str, Compiled] = {}
+        self._populators: dict[str, list] = {}  # select_related()'s, per database alias
 
     def _build(self, variant: int, using: str):
         placeholders = [_placeholder(kind, i, variant) for i, kind in enumerate(self.kinds)]
@@ -130,7 +134,17 @@ class CompiledQuery:
             (position, tuple(found), expression)
             for position, (found, expression) in compiler.get_converters(fields).items()
         )
-        return Compiled(queryset.model, sql, tuple(slots), names, converters)
+        objects_plan = None
+        if compiler.klass_info is not None:
+            if queryset._known_related_objects or queryset._fetch_mode.track_peers:
+                raise NotCompilable("A related manager's or peer-tracking queryset.")
+            objects_plan = (
+                compiler.select,
+                compiler.klass_info,
+                compiler.annotation_col_map or {},
+                queryset._fetch_mode,
+            )
+        return Compiled(queryset.model, sql, tuple(slots), names, converters, objects_plan)
 
     def _compiled_for(self, values, using: str) -> Compiled:
         if len(values) != len(self.kinds):
@@ -146,21 +160,52 @@ class CompiledQuery:
             cursor.execute(compiled.sql, compiled.params(values))
             return instances(compiled.model, cursor, using)
 
-    def values(self, *values, using: str = DEFAULT_DB_ALIAS) -> list[dict]:
-        compiled = self._compiled_for(values, using)
+    def _rows(self, compiled: Compiled, values, using: str) -> list:
+        """The statement's rows with the fields' converters applied (as the ORM's)."""
         connection = connections[using]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, compiled.params(values))
             rows = cursor.fetchall()
-        names, converters = compiled.names, compiled.converters
-        result = []
+        if not compiled.converters:
+            return rows
+        converted = []
         for row in rows:
-            if converters:
-                row = list(row)
-                for position, found, expression in converters:
-                    value = row[position]
-                    for converter in found:
-                        value = converter(value, expression, connection)
-                    row[position] = value
-            result.append(dict(zip(names, row)))
+            row = list(row)
+            for position, found, expression in compiled.converters:
+                value = row[position]
+                for converter in found:
+                    value = converter(value, expression, connection)
+                row[position] = value
+            converted.append(row)
+        return converted
+
+    def values(self, *values, using: str = DEFAULT_DB_ALIAS) -> list[dict]:
+        compiled = self._compiled_for(values, using)
+        names = compiled.names
+        return [dict(zip(names, row)) for row in self._rows(compiled, values, using)]
+
+    def objects(self, *values, using: str = DEFAULT_DB_ALIAS) -> list:
+        """Model instances as the ORM's own iterable makes them: `select_related()` objects
+        and annotations included (the queryset's `make` may use both)."""
+        compiled = self._compiled_for(values, using)
+        if compiled.objects_plan is None:
+            raise TypeError("A .values() queryset: call .values().")
+        select, klass_info, annotation_columns, fetch_mode = compiled.objects_plan
+        populators = self._populators.get(using)
+        if populators is None:
+            populators = self._populators[using] = get_related_populators(
+                klass_info, select, using, fetch_mode
+            )
+        fields = klass_info["select_fields"]
+        start, stop = fields[0], fields[-1] + 1
+        init_list = [column[0].target.attname for column in select[start:stop]]
+        model = klass_info["model"]
+        result = []
+        for row in self._rows(compiled, values, using):
+            instance = model.from_db(using, init_list, row[start:stop], fetch_mode=fetch_mode)
+            for populator in populators:
+                populator.populate(row, instance)
+            for name, position in annotation_columns.items():
+                setattr(instance, name, row[position])
+            result.append(instance)
         return result

@@ -1,6 +1,6 @@
-"""Anonymous list pages read through compiled statements (blog/api/public_pages.py) answer
-exactly what the ORM path answers, take the time as a value, and leave every other request
-to the ORM."""
+"""Anonymous list pages and post details read through compiled statements
+(blog/api/public_pages.py, blog/api/views.py's `_public_detail`) answer exactly what the ORM
+path answers, take the time as a value, and leave every other request to the ORM."""
 
 import datetime
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 from blog.api import public_pages
 from blog.api import views as api_views
 from blog.api.views import PostViewSet
-from blog.models import PostStatus
+from blog.models import Comment, CommentStatus, Image, Post, PostStatus
 from tests.blog.factories import CategoryFactory, TagFactory, make_post
 from tests.factories import AuthorFactory
 
@@ -143,3 +143,41 @@ def test_one_query_for_a_compiled_page(api_client, blog, django_assert_num_queri
     with django_assert_num_queries(2):  # the content version, then the page with its tags
         response = api_client.get(LIST, {"tag": "courts"})
     assert response.json()["count"] == 23
+
+
+def detail(slug):
+    return reverse("post-detail", args=[slug])
+
+
+def test_a_compiled_detail_is_what_the_orm_gives(api_client, blog, media_storage, monkeypatch):
+    cover = Image.objects.create(
+        key="cover1",
+        original="images/cover1.jpg",
+        alt_text="A courtroom",
+        format="jpeg",
+        width=1200,
+        height=800,
+        size_bytes=1000,
+        renditions=[{"name": "images/cover1-480.webp", "width": 480, "height": 320}],
+    )
+    Post.objects.filter(slug="p03").update(cover_image=cover)
+    post = Post.objects.get(slug="p05")
+    for status in (CommentStatus.APPROVED, CommentStatus.APPROVED, CommentStatus.PENDING):
+        Comment.objects.create(post=post, author_name="R", body="Noted.", status=status)
+    slugs = ["p03", "p05", "p22", "later", "draft", "none-such"]
+
+    compiled = [api_client.get(detail(slug)) for slug in slugs]
+    monkeypatch.setattr(api_views, "uses_postgres", lambda: False)  # the ORM path
+    from_the_orm = [api_client.get(detail(slug)) for slug in slugs]
+
+    assert [r.status_code for r in compiled] == [200, 200, 200, 404, 404, 404]
+    assert [r.json() for r in compiled] == [r.json() for r in from_the_orm]
+    assert compiled[0].json()["cover_image"]["renditions"][0]["width"] == 480  # JSON decoded
+    assert compiled[1].json()["comment_count"] == 2
+    assert [tag["slug"] for tag in compiled[2].json()["tags"]] == ["courts"]
+
+
+def test_a_compiled_detail_is_one_query(api_client, blog, django_assert_num_queries):
+    api_client.get(detail("p01"))  # compiled on first use
+    with django_assert_num_queries(2):  # the content version, then the post
+        assert api_client.get(detail("p02")).status_code == 200
