@@ -1,4 +1,5 @@
-"""The posts list for anonymous readers through statements compiled once per shape.
+"""The posts list (and, in blog.api.views, a post) for anonymous readers through statements
+compiled once.
 
 Building a list page's queryset and compiling its SQL cost more Python than the rest of a
 cold request together. For the common public request — no credentials, at most the `tag`,
@@ -57,10 +58,16 @@ class CompiledRows:
         return statement.values(timezone.now(), *self.values)
 
 
+def reads_compiled(request) -> bool:
+    """Whether this caller's reads may go through compiled statements: anonymous readers on
+    PostgreSQL (a signed-in caller's visibility depends on who they are)."""
+    return not request.user.is_authenticated and uses_postgres()
+
+
 def public_list_rows(request, view) -> CompiledRows | None:
     """The list's rows through a compiled statement, or None when the request is not of a
     compiled shape (the caller then builds the queryset with the ORM)."""
-    if request.user.is_authenticated or not uses_postgres():
+    if not reads_compiled(request):
         return None
     params = request.query_params
     if not QUERYSET_PARAMS.isdisjoint(set(params) - {"ordering", *COMPILED_FILTERS}):

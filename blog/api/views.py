@@ -21,10 +21,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from blog import changes, errors, services
-from blog.search import search_headlines, uses_postgres
+from blog.search import search_headlines
 from blog.api import conditional
 from blog.api.filters import PostFilter, PostFilterBackend, PostOrderingFilter, PostSearchFilter
-from blog.api.public_pages import public_list_rows
+from blog.api.public_pages import public_list_rows, reads_compiled
 from blog.api.permissions import (
     CanWritePostsOrReadOnly,
     IsEditor,
@@ -236,11 +236,11 @@ class PostViewSet(
             return moved.response
 
     def _detail_or_redirect(self, slug):
-        if self.request.user.is_authenticated or not uses_postgres():
-            post = detail_queryset(self.request.user).filter(slug=slug).first()
-        else:
+        if reads_compiled(self.request):
             found = _public_detail.objects(timezone.now(), slug)
             post = found[0] if found else None
+        else:
+            post = detail_queryset(self.request.user).filter(slug=slug).first()
         if post is not None:
             return post
         redirect = SlugRedirect.objects.filter(old_slug=slug).values("post__slug").first()

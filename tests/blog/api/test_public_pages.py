@@ -167,7 +167,7 @@ def test_a_compiled_detail_is_what_the_orm_gives(api_client, blog, media_storage
     slugs = ["p03", "p05", "p22", "later", "draft", "none-such"]
 
     compiled = [api_client.get(detail(slug)) for slug in slugs]
-    monkeypatch.setattr(api_views, "uses_postgres", lambda: False)  # the ORM path
+    monkeypatch.setattr(api_views, "reads_compiled", lambda request: False)  # the ORM path
     from_the_orm = [api_client.get(detail(slug)) for slug in slugs]
 
     assert [r.status_code for r in compiled] == [200, 200, 200, 404, 404, 404]
