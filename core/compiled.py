@@ -22,6 +22,8 @@ from typing import NamedTuple
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.query import get_related_populators
 
+from core.postgresql import prepared
+
 
 class NotCompilable(ValueError):
     """The queryset's parameters do not follow from the placeholders it was given."""
@@ -88,19 +90,32 @@ class Compiled(NamedTuple):
     names: tuple[str, ...]  # the keys of a `.values()` row
     converters: tuple  # (position, converters, expression) of a row
     objects_plan: tuple | None  # how a row becomes instances (`objects`): None for `.values()`
+    prepared: tuple | None  # its PREPARE body and EXECUTE (core.postgresql.prepared), if any
 
     def params(self, values) -> list:
         return [constant if index is None else values[index] for index, constant in self.slots]
 
 
+def _execute(connection, cursor, compiled: Compiled, values) -> None:
+    if compiled.prepared is not None and prepared.enabled(connection):
+        prepared.execute(connection, cursor, compiled, values)
+    else:
+        cursor.execute(compiled.sql, compiled.params(values))
+
+
 class CompiledQuery:
     """`CompiledQuery(make, str, int)`: `make(a, b)` returns a queryset; calling the
     compiled query with real values returns the list of model instances it would give,
-    `.values(a, b)` the list of dicts when `make` returns a `.values()` queryset."""
+    `.values(a, b)` the list of dicts when `make` returns a `.values()` queryset.
 
-    def __init__(self, make, *kinds: type):
+    `generic_plan=True`: on PostgreSQL the statement is prepared and planned once per
+    connection (`core.postgresql.prepared`); only for statements whose best plan does not
+    depend on the values (a unique key, the visibility rule's time bound)."""
+
+    def __init__(self, make, *kinds: type, generic_plan: bool = False):
         self.make = make
         self.kinds = kinds
+        self.generic_plan = generic_plan
         self._compiled: dict[str, Compiled] = {}
         self._populators: dict[str, list] = {}  # select_related()'s, per database alias
 
@@ -144,7 +159,9 @@ class CompiledQuery:
                 compiler.annotation_col_map or {},
                 queryset._fetch_mode,
             )
-        return Compiled(queryset.model, sql, tuple(slots), names, converters, objects_plan)
+        slots = tuple(slots)
+        plan = prepared.prepare_sql(sql, slots) if self.generic_plan else None
+        return Compiled(queryset.model, sql, slots, names, converters, objects_plan, plan)
 
     def _compiled_for(self, values, using: str) -> Compiled:
         if len(values) != len(self.kinds):
@@ -156,15 +173,16 @@ class CompiledQuery:
 
     def __call__(self, *values, using: str = DEFAULT_DB_ALIAS) -> list:
         compiled = self._compiled_for(values, using)
-        with connections[using].cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.params(values))
+        connection = connections[using]
+        with connection.cursor() as cursor:
+            _execute(connection, cursor, compiled, values)
             return instances(compiled.model, cursor, using)
 
     def _rows(self, compiled: Compiled, values, using: str) -> list:
         """The statement's rows with the fields' converters applied (as the ORM's)."""
         connection = connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, compiled.params(values))
+            _execute(connection, cursor, compiled, values)
             rows = cursor.fetchall()
         if not compiled.converters:
             return rows

@@ -43,6 +43,10 @@ DATABASES = {
 # A direct (non-pooled) connection for migrations, e.g. NeonDB's endpoint without "-pooler":
 # when set, `prepare_database --migrate` migrates over it (core/management/commands/).
 DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
+# The public list page and a post's page as prepared statements with a generic plan, planned
+# once per connection (core/postgresql/prepared.py; safe behind any pooler). Off: planned
+# on every call, as every other query.
+DATABASE_GENERIC_PLANS = env.bool("DATABASE_GENERIC_PLANS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # APPS

@@ -1,10 +1,15 @@
 """Anonymous list pages and post details read through compiled statements
 (blog/api/public_pages.py, blog/api/views.py's `_public_detail`) answer exactly what the ORM
-path answers, take the time as a value, and leave every other request to the ORM."""
+path answers, take the time as a value, and leave every other request to the ORM; outside a
+transaction the unfiltered page and a post run as prepared statements with a generic plan
+(core/postgresql/prepared.py), also behind a real PgBouncer in transaction mode."""
 
 import datetime
+import random
+import threading
 
 import pytest
+from django.db import connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -181,3 +186,133 @@ def test_a_compiled_detail_is_one_query(api_client, blog, django_assert_num_quer
     api_client.get(detail("p01"))  # compiled on first use
     with django_assert_num_queries(2):  # the content version, then the post
         assert api_client.get(detail("p02")).status_code == 200
+
+
+# Prepared statements (core/postgresql/prepared.py). Outside a transaction only: these tests
+# commit their data, as a request in production does.
+prepared_db = pytest.mark.django_db(transaction=True)
+PREPARED_URLS = [
+    LIST,
+    f"{LIST}?page_size=5&page=5",
+    detail("p03"),
+    detail("later"),  # not yet published: 404
+    detail("none-such"),
+    f"{LIST}?tag=courts",  # a filter value decides the plan: not prepared
+]
+
+
+def prepared_statements() -> list[tuple[str, int, int]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE name LIKE 'lawvriksh%%' ORDER BY name"
+        )
+        return cursor.fetchall()
+
+
+def answers(client) -> list[tuple[int, bytes]]:
+    return [(r.status_code, r.content) for r in map(client.get, PREPARED_URLS)]
+
+
+@pytest.fixture
+def fresh_session():
+    """The test's connection without statements prepared by an earlier test."""
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    connection._prepared_names = set()
+
+
+@prepared_db
+def test_the_public_page_and_a_post_run_prepared_with_a_generic_plan(
+    api_client, blog, settings, fresh_session
+):
+    prepared = answers(api_client)
+    again = answers(api_client)
+    statements = prepared_statements()
+    settings.DATABASE_GENERIC_PLANS = False
+    plain = answers(api_client)
+
+    assert [status for status, _ in prepared] == [200, 200, 200, 404, 404, 200]
+    assert prepared == again == plain
+    # The two list windows and the detail: planned once each, never again.
+    assert len(statements) == 3
+    assert all(generic >= 2 and custom == 0 for _, generic, custom in statements)
+    assert prepared_statements() == statements  # switched off: nothing more was prepared
+
+
+@prepared_db
+def test_in_a_transaction_nothing_is_prepared(api_client, blog, fresh_session):
+    from django.db import transaction
+
+    with transaction.atomic():
+        in_transaction = answers(api_client)
+        assert prepared_statements() == []
+    assert answers(api_client) == in_transaction
+
+
+@prepared_db
+def test_a_session_that_lost_its_statements_prepares_them_again(api_client, blog, fresh_session):
+    first = answers(api_client)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # a pooler's other server connection: none there
+    assert answers(api_client) == first
+    assert len(prepared_statements()) == 3
+
+
+@prepared_db
+def test_a_session_that_has_them_already_uses_them(api_client, blog, fresh_session):
+    first = answers(api_client)
+    connection._prepared_names = set()  # another process prepared them on this session
+    assert answers(api_client) == first
+    assert len(prepared_statements()) == 3
+
+
+@prepared_db
+def test_a_column_type_changed_under_a_statement_prepares_it_again(
+    api_client, blog, fresh_session
+):
+    first = answers(api_client)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE blog_category ALTER COLUMN name TYPE text")
+    try:
+        assert answers(api_client) == first  # "cached plan must not change result type"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE blog_category ALTER COLUMN name TYPE varchar(100)")
+
+
+@prepared_db
+def test_behind_pgbouncer_in_transaction_mode_every_reader_gets_its_own_post(blog, pgbouncer):
+    """Eight readers share PgBouncer's four server connections: each connection holds the
+    statements some readers prepared and not others', so readers find them missing, or
+    present although they never prepared them; each still gets exactly the post it asked
+    for."""
+    slugs = [f"p{n:02d}" for n in range(23)]
+    failures, done = [], []
+
+    def reader(seed: int):
+        own = connections.create_connection("default")
+        own.settings_dict = {**own.settings_dict, "HOST": "127.0.0.1", "PORT": pgbouncer}
+        connections["bouncer"] = own
+        chance = random.Random(seed)
+        try:
+            for _ in range(40):
+                slug = chance.choice(slugs)
+                found = api_views._public_detail.objects(timezone.now(), slug, using="bouncer")
+                if [post.slug for post in found] != [slug]:
+                    failures.append((slug, found))
+                page = public_pages._statement(PostViewSet, (), ("-published_at",), 0, 20)
+                if len(page.values(timezone.now(), using="bouncer")) != 20:
+                    failures.append(("page", slug))
+            done.append(seed)
+        finally:
+            own.close()
+            del connections["bouncer"]
+
+    threads = [threading.Thread(target=reader, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(done) == list(range(8))
