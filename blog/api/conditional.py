@@ -11,11 +11,10 @@ from email.utils import format_datetime, parsedate_to_datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
-from rest_framework.renderers import JSONRenderer
-
 from core.http import has_credentials
+from core.renderers import FastJSONRenderer
 
-_renderer = JSONRenderer()
+_renderer = FastJSONRenderer()
 
 
 def render_json(data) -> bytes:
