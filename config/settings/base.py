@@ -3,6 +3,7 @@
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from config.settings.database import database_from_url
@@ -47,6 +48,11 @@ DATABASE_DIRECT_URL = env.str("DATABASE_DIRECT_URL", default="")
 # once per connection (core/postgresql/prepared.py; safe behind any pooler). Off: planned
 # on every call, as every other query.
 DATABASE_GENERIC_PLANS = env.bool("DATABASE_GENERIC_PLANS", default=True)
+# A search ranks the newest SEARCH_CANDIDATES matches (blog/search.py): its cost grows with
+# the bound for a common word (bench/README.md measures 1,000 and 500).
+SEARCH_CANDIDATES = env.int("SEARCH_CANDIDATES", default=1000)
+if SEARCH_CANDIDATES < 1:
+    raise ImproperlyConfigured("SEARCH_CANDIDATES must be a whole number from 1.")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # APPS

@@ -36,6 +36,7 @@ def test_production_settings_pass_check_deploy_without_warnings():
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
         ({"DATABASE_URL": "sqlite:///prod.sqlite3"}, "DATABASE_URL"),
         ({"DATABASE_URL": "postgres://u:p@host:notaport/db"}, "DATABASE_URL"),
+        ({"SEARCH_CANDIDATES": "0"}, "SEARCH_CANDIDATES"),
     ],
 )
 def test_production_refuses_bad_config_with_one_line(overrides, variable):

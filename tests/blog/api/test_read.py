@@ -4,6 +4,7 @@ import datetime
 from http import HTTPStatus
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -167,6 +168,22 @@ def test_search_pages_through_the_ranking_and_honours_an_explicit_ordering(api_c
     assert [item["slug"] for item in by_title["results"]] == ["title-new", "body-new", "body-old"]
     oldest = api_client.get(LIST, {"search": "arbitration", "ordering": "published_at"}).json()
     assert [item["slug"] for item in oldest["results"]] == ["body-old", "body-new", "title-new"]
+
+
+def test_search_ranks_only_the_newest_search_candidates_matches(api_client, settings):
+    settings.API_RESPONSE_CACHE_SECONDS = 0  # the same URL answered twice
+    make_post(slug="title-old", title="Arbitration", body="Arbitration.", published_at=ago(3))
+    make_post(slug="body-new", title="Else", body="Arbitration again.", published_at=ago(2))
+    make_post(slug="body-newer", title="Other", body="Arbitration once.", published_at=ago(1))
+    everything = api_client.get(LIST, {"search": "arbitration"}).json()
+    settings.SEARCH_CANDIDATES = 2
+    cache.clear()  # the count cache: the bound is configuration, not a runtime change
+    bounded = api_client.get(LIST, {"search": "arbitration"}).json()
+    assert [item["slug"] for item in everything["results"]][0] == "title-old"  # best rank
+    assert (bounded["count"], [item["slug"] for item in bounded["results"]]) == (
+        2,
+        ["body-newer", "body-new"],  # the best match is older than the two newest
+    )
 
 
 def test_pagination_bounds(api_client):
