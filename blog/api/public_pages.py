@@ -104,6 +104,8 @@ def _statement(view_class, names: tuple, ordering: tuple, start: int, stop: int)
         return queryset.values(*LIST_COLUMNS, **tag_columns())[start:stop]
 
     # A filter value decides the best plan (a rare tag is found through its index, a common
-    # one by walking the newest posts): only the unfiltered page is planned once for all.
+    # one by walking the newest posts): only the unfiltered page is planned once for all,
+    # and only its first page (any size), so a crawler's deep pages cannot fill each server
+    # connection's memory with plans (core/postgresql/prepared.py).
     kinds = (datetime.datetime, *(str for _ in names))
-    return CompiledQuery(make, *kinds, generic_plan=not names)
+    return CompiledQuery(make, *kinds, generic_plan=not names and start == 0)

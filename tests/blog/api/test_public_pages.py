@@ -17,6 +17,7 @@ from blog.api import public_pages
 from blog.api import views as api_views
 from blog.api.views import PostViewSet
 from blog.models import Comment, CommentStatus, Image, Post, PostStatus
+from core.postgresql import prepared
 from tests.blog.factories import CategoryFactory, TagFactory, make_post
 from tests.factories import AuthorFactory
 
@@ -193,7 +194,8 @@ def test_a_compiled_detail_is_one_query(api_client, blog, django_assert_num_quer
 prepared_db = pytest.mark.django_db(transaction=True)
 PREPARED_URLS = [
     LIST,
-    f"{LIST}?page_size=5&page=5",
+    f"{LIST}?page_size=5",
+    f"{LIST}?page_size=5&page=5",  # not a first page: not prepared
     detail("p03"),
     detail("later"),  # not yet published: 404
     detail("none-such"),
@@ -215,8 +217,10 @@ def answers(client) -> list[tuple[int, bytes]]:
 
 
 @pytest.fixture
-def fresh_session():
-    """The test's connection without statements prepared by an earlier test."""
+def fresh_session(monkeypatch):
+    """The test's connection without statements prepared by an earlier test, and a process
+    that has chosen none yet."""
+    monkeypatch.setattr(prepared, "_chosen", set())
     with connection.cursor() as cursor:
         cursor.execute("DEALLOCATE ALL")
     connection._prepared_names = set()
@@ -232,12 +236,24 @@ def test_the_public_page_and_a_post_run_prepared_with_a_generic_plan(
     settings.DATABASE_GENERIC_PLANS = False
     plain = answers(api_client)
 
-    assert [status for status, _ in prepared] == [200, 200, 200, 404, 404, 200]
+    assert [status for status, _ in prepared] == [200, 200, 200, 200, 404, 404, 200]
     assert prepared == again == plain
-    # The two list windows and the detail: planned once each, never again.
+    # The two first pages and the detail: planned once each, never again.
     assert len(statements) == 3
     assert all(generic >= 2 and custom == 0 for _, generic, custom in statements)
     assert prepared_statements() == statements  # switched off: nothing more was prepared
+
+
+@prepared_db
+def test_a_process_prepares_a_bounded_number_of_statements(
+    api_client, blog, fresh_session, monkeypatch
+):
+    monkeypatch.setattr(prepared, "MAX_STATEMENTS", 2)
+    sizes = [api_client.get(LIST, {"page_size": size}) for size in (1, 2, 3, 4)]
+    assert [len(response.json()["results"]) for response in sizes] == [1, 2, 3, 4]
+    assert len(prepared_statements()) == 2  # the others were planned as before
+    assert api_client.get(detail("p03")).status_code == 200
+    assert len(prepared_statements()) == 2
 
 
 @prepared_db
