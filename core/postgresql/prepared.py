@@ -108,8 +108,11 @@ def execute(connection, cursor, compiled, values) -> None:
             elif state == ALREADY_THERE:
                 prepared.add(name)
             elif state == STALE_PLAN:
-                cursor.execute(f"DEALLOCATE {name}")
                 prepared.discard(name)
+                try:
+                    cursor.execute(f"DEALLOCATE {name}")
+                except DatabaseError:
+                    pass  # behind a pooler, another server connection: it may not hold it
             else:
                 raise
     cursor.execute(compiled.sql, compiled.params(values))
