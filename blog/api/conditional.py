@@ -11,6 +11,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseNotModified
+
 from core.http import has_credentials
 from core.renderers import FastJSONRenderer
 
