@@ -90,7 +90,7 @@ class Compiled(NamedTuple):
     names: tuple[str, ...]  # the keys of a `.values()` row
     converters: tuple  # (position, converters, expression) of a row
     objects_plan: tuple | None  # how a row becomes instances (`objects`): None for `.values()`
-    prepared: tuple | None  # its PREPARE body and EXECUTE (core.postgresql.prepared), if any
+    prepared: prepared.Prepared | None  # its prepared form (generic_plan=True), else None
 
     def params(self, values) -> list:
         return [constant if index is None else values[index] for index, constant in self.slots]

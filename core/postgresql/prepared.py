@@ -25,6 +25,7 @@ process prepares at most MAX_STATEMENTS different ones: ~5 MB per server connect
 
 import hashlib
 import re
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -50,15 +51,24 @@ def enabled(connection) -> bool:
     )
 
 
-def prepare_sql(sql: str, slots) -> tuple[str, str, tuple[int, ...]]:
-    """The `PREPARE` body and the `EXECUTE` statement for a compiled statement, and which
-    of the call's values the `EXECUTE` passes, in order.
+class Prepared(NamedTuple):
+    """A compiled statement's prepared form, worked out once when it is compiled."""
+
+    name: str
+    body: str  # the PREPARE body: `$n` for values, `%s` for the ORM's constants
+    execute_sql: str
+    used: tuple[int, ...]  # which of the call's values the EXECUTE passes, in order
+    constants: tuple  # the ORM's constants, filled into the body as literals
+
+
+def prepare_sql(sql: str, slots) -> Prepared:
+    """The prepared form of a compiled statement.
 
     A value's slot becomes `$n`; a constant of the ORM's stays a `%s` the batch fills in as
     a literal, so the planner sees it (`status IN ('published', 'scheduled')`) as it does
     in the plain statement.
     """
-    used = sorted({index for index, _ in slots if index is not None})
+    used = tuple(sorted({index for index, _ in slots if index is not None}))
     number = {index: position for position, index in enumerate(used, start=1)}
     slot_iter = iter(slots)
 
@@ -71,21 +81,21 @@ def prepare_sql(sql: str, slots) -> tuple[str, str, tuple[int, ...]]:
     body = _PLACEHOLDER.sub(replace, sql)
     name = statement_name(sql)
     arguments = ", ".join("%s" for _ in used)
-    return body, f"EXECUTE {name}({arguments})" if used else f"EXECUTE {name}", tuple(used)
+    execute_sql = f"EXECUTE {name}({arguments})" if used else f"EXECUTE {name}"
+    constants = tuple(constant for index, constant in slots if index is None)
+    return Prepared(name, body, execute_sql, used, constants)
 
 
 def execute(connection, cursor, compiled, values) -> None:
     """Run `compiled` (a `core.compiled.Compiled`) with `values` on `cursor` as a prepared
     statement; the cursor is left on its rows."""
-    body, execute_sql, used = compiled.prepared
-    name = statement_name(compiled.sql)
+    name, body, execute_sql, used, constants = compiled.prepared
     if name not in _chosen:
         if len(_chosen) >= MAX_STATEMENTS:
             cursor.execute(compiled.sql, compiled.params(values))
             return
         _chosen.add(name)
     arguments = [values[index] for index in used]
-    constants = [constant for index, constant in compiled.slots if index is None]
     prepared = _prepared_names(connection)
     for _ in range(ATTEMPTS):
         try:

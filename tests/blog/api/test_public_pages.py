@@ -9,7 +9,7 @@ import random
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -230,14 +230,14 @@ def fresh_session(monkeypatch):
 def test_the_public_page_and_a_post_run_prepared_with_a_generic_plan(
     api_client, blog, settings, fresh_session
 ):
-    prepared = answers(api_client)
+    first = answers(api_client)
     again = answers(api_client)
     statements = prepared_statements()
     settings.DATABASE_GENERIC_PLANS = False
     plain = answers(api_client)
 
-    assert [status for status, _ in prepared] == [200, 200, 200, 200, 404, 404, 200]
-    assert prepared == again == plain
+    assert [status for status, _ in first] == [200, 200, 200, 200, 404, 404, 200]
+    assert first == again == plain
     # The two first pages and the detail: planned once each, never again.
     assert len(statements) == 3
     assert all(generic >= 2 and custom == 0 for _, generic, custom in statements)
@@ -258,8 +258,6 @@ def test_a_process_prepares_a_bounded_number_of_statements(
 
 @prepared_db
 def test_in_a_transaction_nothing_is_prepared(api_client, blog, fresh_session):
-    from django.db import transaction
-
     with transaction.atomic():
         in_transaction = answers(api_client)
         assert prepared_statements() == []
