@@ -13,6 +13,7 @@ it; every value is a query parameter.
 """
 
 import functools
+from contextlib import nullcontext
 
 from django.db import connections, router, transaction
 
@@ -91,7 +92,10 @@ def _write(model, sql: str, params: list, event: AuditEvent, using: str):
                 event.save(force_insert=True, using=using)
         return rows[0] if rows else None
     audit_sql, audit_params = _audit_from_written(event, model, connection)
-    with connection.cursor() as cursor:
+    # Outside a transaction the statement stands alone; inside one, a savepoint keeps the
+    # caller's transaction usable when it fails (a unique constraint the caller handles).
+    guard = transaction.atomic(using=using) if connection.in_atomic_block else nullcontext()
+    with guard, connection.cursor() as cursor:
         # A statement is atomic on its own: both rows are written, or neither.
         statement = (
             f"WITH written AS ({sql}), audited AS ({audit_sql}) "  # nosec B608

@@ -102,35 +102,60 @@ def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload)
 # --------------------------------------------------------------------------- builds
 
 
+_build_by_tag = CompiledQuery(
+    lambda repository, tag: Build.objects.filter(repository=repository, tag=tag), str, str
+)
+
+
 def build_report(*, actor: Actor, repository: str, tag: str, **fields) -> tuple[Build, bool]:
     """Create or complete the build `repository:tag`; the same report again changes nothing.
 
-    Returns (build, created). Safe under concurrent reports: the unique constraint decides
-    which insert wins, the others update the winner's row.
+    Returns (build, created). As a stage report, no lock is held across round trips: a new
+    build is one insert (with its audit row, releases/audited.py) that gives way to a row
+    already there; a known build is read, merged and updated only if it was not updated
+    meanwhile, else read again. Unique tags and digests are the database's to enforce: a
+    digest recorded under another tag is refused (409) rather than recorded twice.
     """
     values = {name: fields[name] for name in BUILD_FIELDS if fields.get(name) not in (None, "")}
-    for attempt in range(3):
+    reported = Build(repository=repository, tag=tag, **values)
+    # Validate before anything is written.
+    reported.full_clean(validate_unique=False, validate_constraints=False)
+    digest = values.get("digest")
+    for _ in range(20):  # each pass means another report of this build won a race
+        event = audit_event(actor, "build.report", created=True, tag=tag)
         try:
-            with transaction.atomic():
-                _check_digest_unused(repository, tag, values.get("digest"))
-                build, created = Build.objects.select_for_update().get_or_create(
-                    repository=repository, tag=tag, defaults=values
-                )
-                if created:
-                    build.full_clean(validate_unique=False, validate_constraints=False)
-                elif _merge_build(build, values):
-                    build.full_clean(validate_unique=False, validate_constraints=False)
-                    build.save()
-                # Unique tags and digests are the database's to enforce (the retry below);
-                # a retried report that changes nothing writes only its audit row.
-                audit(actor, "build.report", obj=build, created=created, tag=tag)
-                return build, created
+            inserted = audited.insert_new(reported, event, conflict=("repository", "tag"))
         except IntegrityError:
-            # Another report inserted the same build (or digest) between our read and
-            # insert: read it again and merge into it.
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+            _check_digest_unused(repository, tag, digest)
+            continue  # the digest's other build is gone: insert again
+        if inserted is not None:
+            return inserted, True
+        recorded = next(iter(_build_by_tag(repository, tag)), None)
+        if recorded is None:
+            continue  # deleted meanwhile: the insert decides again
+        changes = _merge_build(recorded, values)
+        if not changes:
+            # A retried report that changes nothing writes only its audit row.
+            audit(actor, "build.report", obj=recorded, created=False, tag=tag)
+            return recorded, False
+        recorded.full_clean(validate_unique=False, validate_constraints=False)
+        event = audit_event(actor, "build.report", created=False, tag=tag)
+        try:
+            updated = audited.update_if(
+                recorded,
+                {**changes, "updated_at": timezone.now()},
+                event,
+                unchanged=("updated_at",),
+            )
+        except IntegrityError:
+            _check_digest_unused(repository, tag, digest)
+            continue
+        if updated is not None:
+            return updated, False
+    raise ReportConflict(
+        f"Tag {tag} was reported by too many requests at once; send the report again.",
+        code="build_contended",
+    )
 
 
 def _check_digest_unused(repository: str, tag: str, digest: str | None) -> None:
@@ -150,8 +175,8 @@ def _check_digest_unused(repository: str, tag: str, digest: str | None) -> None:
         )
 
 
-def _merge_build(build: Build, values: dict) -> bool:
-    """Take the report's values into the recorded build; whether any changed."""
+def _merge_build(build: Build, values: dict) -> dict:
+    """Take the report's values into the recorded build; the fields that changed."""
     digest = values.get("digest")
     if digest and build.digest and digest != build.digest:
         raise ReportConflict(
@@ -166,12 +191,12 @@ def _merge_build(build: Build, values: dict) -> bool:
             SHA_MISMATCH.format(tag=build.tag, current=build.commit_sha, reported=sha),
             code="sha_mismatch",
         )
-    changed = False
+    changes = {}
     for name, value in values.items():
         if getattr(build, name) != value:
             setattr(build, name, value)
-            changed = True
-    return changed
+            changes[name] = value
+    return changes
 
 
 # --------------------------------------------------------------------------- stages

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, set_prefetched
 from core.http import parse_id
 from core.throttling import RateLimitHeadersMixin
 from releases import deployments, metrics, schema, services
@@ -49,6 +49,7 @@ LIST_WINDOW = 500  # status/deployable are derived: they filter the newest build
 # `to_representation` only read their fields), and copying a dozen fields for a fresh
 # serializer is a tenth of the request's CPU here.
 _STAGE_REPORT = StageReportSerializer()
+_BUILD_REPORT = BuildReportSerializer()
 _STAGE_RESULT = StageResultSerializer()
 
 # Builds are named in paths by id or by tag (what a pipeline knows: $CI_COMMIT_SHA).
@@ -132,12 +133,13 @@ class BuildViewSet(
         responses={200: BuildSerializer, 201: BuildSerializer, 409: None},
     )
     def create(self, request):
-        serializer = BuildReportSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = dict(_BUILD_REPORT.run_validation(request.data))
         check_sha_claim(request, data["commit_sha"])
         build, created = services.build_report(actor=actor_of(request), **data)
-        build = self.get_queryset().get(pk=build.pk)
+        # The answer is the build as written, with its stage results read once (a build the
+        # report created has none yet: nothing to read).
+        results = [] if created else _results_of(build.pk)
+        set_prefetched(build, "stage_results", results)
         return Response(
             BuildSerializer(build).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -215,6 +217,10 @@ CanDeploy = scope_or_permission("deploy:staging", deployments.ACTION_PERMISSIONS
 
 # Every stage report names its build: these lookups are compiled once (core/compiled.py).
 _build_by_id = CompiledQuery(lambda pk: Build.objects.filter(pk=pk), int)
+_results_of = CompiledQuery(
+    lambda build_id: StageResult.objects.filter(build_id=build_id).order_by("stage", "-job_id"),
+    int,
+)
 _builds_by_tag = CompiledQuery(lambda tag: Build.objects.filter(tag=tag)[:2], str)
 _builds_by_tag_in = CompiledQuery(
     lambda tag, repository: Build.objects.filter(tag=tag, repository=repository)[:2], str, str

@@ -156,6 +156,99 @@ def test_concurrent_reports_of_one_build_make_exactly_one_row():
     assert all(code in (200, 201) for code in codes)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reports_completing_one_build_lose_no_field():
+    """Six jobs each add a different detail to one build at once (six connections): the
+    build ends with all of them, and the merged updates never overwrite one another."""
+    raw = services.ci_token_create(name="ci", scopes=["builds:write"])[1]
+    details = {
+        "digest": DIGEST,
+        "commit_message": "Six jobs, one build",
+        "commit_author": "Asha",
+        "ref": "release/1",
+        "pipeline_id": 4321,
+        "project_path": "lawvriksh/blog-fork",
+    }
+    base = {"repository": REPORT["repository"], "tag": SHA, "commit_sha": SHA}
+    assert ci_client_with(raw).post(BUILDS, base, format="json").status_code == 201
+    barrier = threading.Barrier(len(details))
+    codes, errors = [], []
+
+    def report(name, value):
+        client = ci_client_with(raw)
+        try:
+            barrier.wait(timeout=10)
+            codes.append(client.post(BUILDS, {**base, name: value}, format="json").status_code)
+        except Exception as error:  # surfaced by the assertions below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=report, args=item) for item in details.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == [] and codes == [200] * len(details)
+    build = Build.objects.get()
+    assert {name: getattr(build, name) for name in details} == details
+    reports = AuditEvent.objects.filter(action="build.report", outcome="accepted")
+    assert reports.count() == 1 + len(details)
+
+
+def ci_client_with(raw):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.mark.django_db
+def test_a_build_reports_answer_is_the_build_as_read_afterwards(ci):
+    created = ci.post(BUILDS, REPORT)
+    assert created.status_code == 201
+    build_id = created.json()["id"]
+    assert created.json() == _without_history(ci.get(f"{BUILDS}{build_id}/").json())
+    ci.post(stages_url(SHA), stage("test", 11, "failed"))
+    ci.post(stages_url(SHA), stage("test", 12, "success"))
+    ci.post(stages_url(SHA), stage("lint", 13, "running"))
+    for body in (REPORT, {**REPORT, "digest": DIGEST}):  # unchanged, then completed
+        again = ci.post(BUILDS, body)
+        assert again.status_code == 200
+        assert again.json() == _without_history(ci.get(f"{BUILDS}{build_id}/").json())
+    assert [s["job_id"] for s in again.json()["stages"]] == [13, 12]
+    assert again.json()["status"] == "running" and again.json()["digest"] == DIGEST
+
+
+def _without_history(build):
+    return {name: value for name, value in build.items() if name not in ("history", "migrations")}
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test's transaction, as served
+def test_a_build_report_costs_few_round_trips(ci, django_assert_max_num_queries):
+    """CI's reports are the release side's load: a new build is its token, one insert
+    (with the audit row) and the entry stages; a repeated one adds its read and stages."""
+    with django_assert_max_num_queries(4):
+        assert ci.post(BUILDS, REPORT).status_code == 201
+    with django_assert_max_num_queries(6):
+        assert ci.post(BUILDS, REPORT).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_digest_given_to_a_known_tag_that_another_tag_has_is_refused(ci):
+    ci.post(BUILDS, {**REPORT, "digest": DIGEST})
+    other = {**REPORT, "tag": "v2", "commit_sha": "c" * 40}
+    assert ci.post(BUILDS, other).status_code == 201
+    response = ci.post(BUILDS, {**other, "digest": DIGEST})
+    assert response.status_code == HTTPStatus.CONFLICT
+    assert response.json()["code"] == "digest_in_use" and SHA in response.json()["detail"]
+    assert Build.objects.get(tag="v2").digest == ""
+    assert (
+        not AuditEvent.objects.filter(action="build.report", payload__tag="v2")
+        .exclude(payload__created=True)
+        .exists()
+    )
+
+
 @pytest.mark.django_db
 def test_tokens_scopes_and_revocation(api_client):
     read_only = ci_client("builds:read")
