@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 import pytest
 from django.db import connection
+from rest_framework.throttling import SimpleRateThrottle
 
 from tests.blog.api.test_write import assert_scheduled_post_appears_on_time
 from tests.blog.factories import make_post
@@ -24,6 +25,7 @@ SECOND_WORKER = """
 import json, django
 django.setup()
 from django.db import connection
+from rest_framework.throttling import SimpleRateThrottle
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 with CaptureQueriesContext(connection) as queries:
@@ -97,10 +99,18 @@ def test_a_cached_public_answer_is_served_to_another_process(redis_cache, api_cl
     assert other["queries"] <= 1, other
 
 
+# The throttles count in fixed windows: a ten-day window keeps both processes' requests in
+# one window (a minute's window would end between them now and then: the count restarts).
+TEN_DAYS = "600/864000s"
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_throttle_is_counted_across_processes(redis_cache, api_client):
+def test_the_throttle_is_counted_across_processes(redis_cache, api_client, monkeypatch):
+    monkeypatch.setitem(SimpleRateThrottle.THROTTLE_RATES, "anon", TEN_DAYS)
+    monkeypatch.setenv("THROTTLE_ANON", TEN_DAYS)
     make_post(slug="counted")
     answers = [api_client.get(LIST) for _ in range(3)]
+    assert int(answers[-1]["RateLimit-Reset"]) > 60  # the ten-day window is in force
     remaining = int(answers[-1]["RateLimit-Remaining"])
     other = second_worker()
     # The other process took the next request from the same budget.
