@@ -73,9 +73,10 @@ def _placeholder(kind: type, index: int, variant: int):
     raise NotCompilable(f"Only str, int and datetime values can vary, not {kind.__name__}.")
 
 
-def instances(model, cursor, using: str = DEFAULT_DB_ALIAS) -> list:
-    """The rows of an executed statement as `model` instances; its columns must be the
-    model's concrete columns, in any order (a `SELECT` of the model, `RETURNING *`)."""
+def instances(model, cursor, using: str = DEFAULT_DB_ALIAS, rows=None) -> list:
+    """The rows of an executed statement (or `rows`, already fetched from it) as `model`
+    instances; its columns must include the model's concrete columns, in any order (a
+    `SELECT` of the model, `RETURNING *`); others are left out."""
     columns = column_names(cursor)
     key = (model, columns, using)
     plan = _plans.get(key)
@@ -84,7 +85,7 @@ def instances(model, cursor, using: str = DEFAULT_DB_ALIAS) -> list:
     order, converters, names = plan
     connection = connections[using]
     result = []
-    for row in cursor.fetchall():
+    for row in cursor.fetchall() if rows is None else rows:
         values = [row[position] for position in order]
         for index, converter, col in converters:
             values[index] = converter(values[index], col, connection)

@@ -17,13 +17,15 @@ from contextlib import nullcontext
 
 from django.db import connections, router, transaction
 
-from core.compiled import instances
+from core.compiled import column_names, instances
 from releases.models import AuditEvent
 
 
-def insert_new(obj, event: AuditEvent, *, conflict: tuple[str, ...]):
-    """Insert `obj` unless a row with the same `conflict` fields exists, with `event` about
-    it: the new row, or None when one was there (nothing written, no event)."""
+def insert_or_get(obj, event: AuditEvent, *, conflict: tuple[str, ...]) -> tuple[object, bool]:
+    """Insert `obj` with `event` about it, unless a row with the same `conflict` fields is
+    there: (the new row, True), or (the row there, False, nothing written) — one statement
+    on PostgreSQL. (None, False) when a row was there but is gone, or not yet visible to
+    this statement (a concurrent insert that committed meanwhile): ask again."""
     model = type(obj)
     using = router.db_for_write(model)
     connection = connections[using]
@@ -31,7 +33,47 @@ def insert_new(obj, event: AuditEvent, *, conflict: tuple[str, ...]):
     params = [
         field.get_db_prep_save(field.pre_save(obj, add=True), connection) for field in fields
     ]
-    return _write(model, _insert_sql(model, using, conflict), params, event, using)
+    keys = [model._meta.get_field(name) for name in conflict]
+    if connection.vendor != "postgresql":
+        inserted = _write(model, _insert_sql(model, using, conflict), params, event, using)
+        if inserted is not None:
+            return inserted, True
+        lookup = {field.attname: getattr(obj, field.attname) for field in keys}
+        return model._default_manager.using(using).filter(**lookup).first(), False
+    key_params = [
+        field.get_db_prep_value(getattr(obj, field.attname), connection) for field in keys
+    ]
+    event.object_type = model._meta.model_name
+    audit_sql, audit_params = _audit_from_written(event, model, connection)
+    guard = transaction.atomic(using=using) if connection.in_atomic_block else nullcontext()
+    with guard, connection.cursor() as cursor:
+        cursor.execute(
+            _insert_or_get_sql(model, using, conflict, audit_sql),
+            [*params, *audit_params, *key_params],
+        )
+        rows = cursor.fetchall()
+        names = column_names(cursor)
+        found = instances(model, cursor, using, rows=rows)
+    if not found:
+        return None, False
+    return found[0], rows[0][names.index(CREATED)]
+
+
+CREATED = "lawvriksh_created"  # the column saying which of the two the row is
+
+
+@functools.cache
+def _insert_or_get_sql(model, using: str, conflict: tuple[str, ...], audit_sql: str) -> str:
+    quote = connections[using].ops.quote_name
+    table = quote(model._meta.db_table)
+    matches = " AND ".join(f"{column} = %s" for column in _columns(model, conflict, quote))
+    # The second SELECT runs only when nothing was written (NOT EXISTS): the row in the way.
+    return (
+        f"WITH written AS ({_insert_sql(model, using, conflict)}), "  # nosec B608
+        f"audited AS ({audit_sql}) "
+        f"SELECT *, true AS {CREATED} FROM written UNION ALL "
+        f"SELECT *, false FROM {table} WHERE {matches} AND NOT EXISTS (SELECT FROM written)"
+    )
 
 
 @functools.cache

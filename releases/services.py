@@ -102,11 +102,6 @@ def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload)
 # --------------------------------------------------------------------------- builds
 
 
-_build_by_tag = CompiledQuery(
-    lambda repository, tag: Build.objects.filter(repository=repository, tag=tag), str, str
-)
-
-
 def build_report(*, actor: Actor, repository: str, tag: str, **fields) -> tuple[Build, bool]:
     """Create or complete the build `repository:tag`; the same report again changes nothing.
 
@@ -124,15 +119,16 @@ def build_report(*, actor: Actor, repository: str, tag: str, **fields) -> tuple[
     for _ in range(20):  # each pass means another report of this build won a race
         event = audit_event(actor, "build.report", created=True, tag=tag)
         try:
-            inserted = audited.insert_new(reported, event, conflict=("repository", "tag"))
+            recorded, created = audited.insert_or_get(
+                reported, event, conflict=("repository", "tag")
+            )
         except IntegrityError:
             _check_digest_unused(repository, tag, digest)
             continue  # the digest's other build is gone: insert again
-        if inserted is not None:
-            return inserted, True
-        recorded = next(iter(_build_by_tag(repository, tag)), None)
+        if created:
+            return recorded, True
         if recorded is None:
-            continue  # deleted meanwhile: the insert decides again
+            continue  # deleted, or committed after this statement began: ask again
         changes = _merge_build(recorded, values)
         if not changes:
             # A retried report that changes nothing writes only its audit row.
@@ -217,20 +213,14 @@ def is_stale(recorded: str, reported: str) -> bool:
     return STAGE_RANK[reported] == 3 and reported != recorded
 
 
-_stage_by_job = CompiledQuery(
-    lambda build_id, job_id: StageResult.objects.filter(build_id=build_id, job_id=job_id),
-    int,
-    int,
-)
-
-
 def stage_report(*, actor: Actor, build: Build, job_id: int, **fields) -> StageOutcome:
     """Record one job's result, idempotent on the job id; status only moves forward.
 
     No lock is held across round trips: a new job is an insert that gives way to a row
     already there; a known job is read, judged (`is_stale`) and updated only if its status
     is still the one judged, else read again. Each write and its audit row are one
-    statement (releases/audited.py), so CI's bursts cost 2–3 round trips a report.
+    statement (releases/audited.py), and the insert reads the row in its way in the same
+    statement, so CI's bursts cost one or two round trips a report (plus token and build).
     """
     values = {name: fields[name] for name in STAGE_FIELDS if name in fields}
     reported = StageResult(build=build, job_id=job_id, **values)
@@ -238,12 +228,11 @@ def stage_report(*, actor: Actor, build: Build, job_id: int, **fields) -> StageO
     reported.full_clean(exclude=["build"], validate_unique=False, validate_constraints=False)
     for _ in range(20):  # each pass means another report of this job won a race
         event = audit_event(actor, "stage.report", job_id=job_id, status=reported.status)
-        inserted = audited.insert_new(reported, event, conflict=("build", "job_id"))
-        if inserted is not None:
-            return StageOutcome(inserted, True, True)
-        recorded = next(iter(_stage_by_job(build.pk, job_id)), None)
+        recorded, created = audited.insert_or_get(reported, event, conflict=("build", "job_id"))
+        if created:
+            return StageOutcome(recorded, True, True)
         if recorded is None:
-            continue  # removed meanwhile (its build deleted): the insert decides again
+            continue  # removed (its build deleted), or committed after this statement began
         new_status = values.get("status", recorded.status)
         if is_stale(recorded.status, new_status):
             reason = f"job {job_id} is already {recorded.status}; a {new_status} report is stale"

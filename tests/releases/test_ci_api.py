@@ -194,6 +194,7 @@ def test_concurrent_reports_completing_one_build_lose_no_field():
     assert {name: getattr(build, name) for name in details} == details
     reports = AuditEvent.objects.filter(action="build.report", outcome="accepted")
     assert reports.count() == 1 + len(details)
+    assert set(reports.values_list("object_type", "object_id")) == {("build", str(build.pk))}
 
 
 def ci_client_with(raw):
