@@ -102,6 +102,11 @@ def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload)
 # --------------------------------------------------------------------------- builds
 
 
+_build_by_tag = CompiledQuery(
+    lambda repository, tag: Build.objects.filter(repository=repository, tag=tag), str, str
+)
+
+
 def build_report(*, actor: Actor, repository: str, tag: str, **fields) -> tuple[Build, bool]:
     """Create or complete the build `repository:tag`; the same report again changes nothing.
 
@@ -113,18 +118,30 @@ def build_report(*, actor: Actor, repository: str, tag: str, **fields) -> tuple[
     """
     values = {name: fields[name] for name in BUILD_FIELDS if fields.get(name) not in (None, "")}
     reported = Build(repository=repository, tag=tag, **values)
-    # Validate before anything is written.
-    reported.full_clean(validate_unique=False, validate_constraints=False)
+    # Validate before anything is written. A report that leaves out what a new build needs
+    # (its commit) may still complete a known build: it is validated once merged into it.
+    incomplete = None
+    try:
+        reported.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        if set(error.message_dict) & {"repository", "tag", *values}:
+            raise  # a value the report gives is wrong
+        incomplete = error
     digest = values.get("digest")
     for _ in range(20):  # each pass means another report of this build won a race
-        event = audit_event(actor, "build.report", created=True, tag=tag)
-        try:
-            recorded, created = audited.insert_or_get(
-                reported, event, conflict=("repository", "tag")
-            )
-        except IntegrityError:
-            _check_digest_unused(repository, tag, digest)
-            continue  # the digest's other build is gone: insert again
+        if incomplete is not None:
+            recorded, created = next(iter(_build_by_tag(repository, tag)), None), False
+            if recorded is None:
+                raise incomplete
+        else:
+            event = audit_event(actor, "build.report", created=True, tag=tag)
+            try:
+                recorded, created = audited.insert_or_get(
+                    reported, event, conflict=("repository", "tag")
+                )
+            except IntegrityError:
+                _check_digest_unused(repository, tag, digest)
+                continue  # the digest's other build is gone: insert again
         if created:
             return recorded, True
         if recorded is None:

@@ -6,6 +6,7 @@ from http import HTTPStatus
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
@@ -232,6 +233,27 @@ def test_a_build_report_costs_few_round_trips(ci, django_assert_max_num_queries)
         assert ci.post(BUILDS, REPORT).status_code == 201
     with django_assert_max_num_queries(6):
         assert ci.post(BUILDS, REPORT).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_known_build_is_completed_without_repeating_its_commit(ci):
+    """Services (the migration plan's report, the admin) may complete a build with only
+    what is new; a build that is not there still needs its commit."""
+    build_id = ci.post(BUILDS, REPORT).json()["id"]
+    actor = services.Actor(ip_address="192.0.2.5")
+    plan = [{"app": "blog", "name": "0001_initial", "kind": "safe"}]
+    build, created = services.build_report(
+        actor=actor, repository=REPORT["repository"], tag=SHA, migrations=plan
+    )
+    assert (build.pk, created, build.migrations, build.commit_sha) == (build_id, False, plan, SHA)
+    assert Build.objects.get().migrations == plan
+    with pytest.raises(ValidationError) as refused:
+        services.build_report(actor=actor, repository=REPORT["repository"], tag="v9", ref="x")
+    assert "commit_sha" in refused.value.message_dict
+    with pytest.raises(ValidationError) as refused:
+        services.build_report(actor=actor, repository=REPORT["repository"], tag=SHA, digest="x")
+    assert "digest" in refused.value.message_dict
+    assert Build.objects.count() == 1 and Build.objects.get().digest == ""
 
 
 @pytest.mark.django_db
