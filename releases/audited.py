@@ -43,10 +43,8 @@ def insert_or_get(obj, event: AuditEvent, *, conflict: tuple[str, ...]) -> tuple
     key_params = [
         field.get_db_prep_value(getattr(obj, field.attname), connection) for field in keys
     ]
-    event.object_type = model._meta.model_name
     audit_sql, audit_params = _audit_from_written(event, model, connection)
-    guard = transaction.atomic(using=using) if connection.in_atomic_block else nullcontext()
-    with guard, connection.cursor() as cursor:
+    with _guard(connection), connection.cursor() as cursor:
         cursor.execute(
             _insert_or_get_sql(model, using, conflict, audit_sql),
             [*params, *audit_params, *key_params],
@@ -124,8 +122,8 @@ def _columns(model, names, quote) -> list[str]:
 def _write(model, sql: str, params: list, event: AuditEvent, using: str):
     """Run the write; the event names the written row and is stored with it, or not at all."""
     connection = connections[using]
-    event.object_type = model._meta.model_name
     if connection.vendor != "postgresql":
+        event.object_type = model._meta.model_name
         with transaction.atomic(using=using), connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = instances(model, cursor, using)
@@ -134,10 +132,7 @@ def _write(model, sql: str, params: list, event: AuditEvent, using: str):
                 event.save(force_insert=True, using=using)
         return rows[0] if rows else None
     audit_sql, audit_params = _audit_from_written(event, model, connection)
-    # Outside a transaction the statement stands alone; inside one, a savepoint keeps the
-    # caller's transaction usable when it fails (a unique constraint the caller handles).
-    guard = transaction.atomic(using=using) if connection.in_atomic_block else nullcontext()
-    with guard, connection.cursor() as cursor:
+    with _guard(connection), connection.cursor() as cursor:
         # A statement is atomic on its own: both rows are written, or neither.
         statement = (
             f"WITH written AS ({sql}), audited AS ({audit_sql}) "  # nosec B608
@@ -148,9 +143,18 @@ def _write(model, sql: str, params: list, event: AuditEvent, using: str):
     return rows[0] if rows else None
 
 
+def _guard(connection):
+    """Outside a transaction the statement stands alone; inside one, a savepoint keeps the
+    caller's transaction usable when it fails (a unique constraint the caller handles)."""
+    if connection.in_atomic_block:
+        return transaction.atomic(using=connection.alias)
+    return nullcontext()
+
+
 def _audit_from_written(event: AuditEvent, model, connection) -> tuple[str, list]:
     """`INSERT INTO` the audit table `SELECT` the event's values, its object id taken from
     the written row (no row written: no event)."""
+    event.object_type = model._meta.model_name
     fields = _audit_fields()
     params = [
         field.get_db_prep_save(field.pre_save(event, add=True), connection)

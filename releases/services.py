@@ -102,7 +102,8 @@ def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload)
 # --------------------------------------------------------------------------- builds
 
 
-_build_by_tag = CompiledQuery(
+# The build `repository:tag` (at most one: unique), compiled once (core/compiled.py).
+builds_tagged = CompiledQuery(
     lambda repository, tag: Build.objects.filter(repository=repository, tag=tag), str, str
 )
 
@@ -130,7 +131,7 @@ def build_report(*, actor: Actor, repository: str, tag: str, **fields) -> tuple[
     digest = values.get("digest")
     for _ in range(20):  # each pass means another report of this build won a race
         if incomplete is not None:
-            recorded, created = next(iter(_build_by_tag(repository, tag)), None), False
+            recorded, created = next(iter(builds_tagged(repository, tag)), None), False
             if recorded is None:
                 raise incomplete
         else:

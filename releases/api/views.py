@@ -222,9 +222,6 @@ _results_of = CompiledQuery(
     int,
 )
 _builds_by_tag = CompiledQuery(lambda tag: Build.objects.filter(tag=tag)[:2], str)
-_builds_by_tag_in = CompiledQuery(
-    lambda tag, repository: Build.objects.filter(tag=tag, repository=repository)[:2], str, str
-)
 
 
 def builds_named(key: str, repository: str | None = None) -> list[Build]:
@@ -234,7 +231,7 @@ def builds_named(key: str, repository: str | None = None) -> list[Build]:
             return build
     if not repository:
         return _builds_by_tag(key)
-    return _builds_by_tag_in(key, str(repository))
+    return services.builds_tagged(str(repository), key)
 
 
 def _build_named(key: str) -> Build:

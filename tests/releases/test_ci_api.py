@@ -38,10 +38,15 @@ def stage(name, job_id, status, **extra):
     return {"stage": name, "job_name": name, "job_id": job_id, "status": status, **extra}
 
 
-def ci_client(*scopes):
-    token, raw = services.ci_token_create(name="ci", scopes=list(scopes))
+def bearer_client(raw):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def ci_client(*scopes):
+    token, raw = services.ci_token_create(name="ci", scopes=list(scopes))
+    client = bearer_client(raw)
     client.token = token
     return client
 
@@ -132,8 +137,7 @@ def test_concurrent_reports_of_one_build_make_exactly_one_row():
     codes, errors = [], []
 
     def report():
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client = bearer_client(raw)
         try:
             barrier.wait(timeout=10)
             response = client.post(BUILDS, {**REPORT, "digest": DIGEST}, format="json")
@@ -171,12 +175,12 @@ def test_concurrent_reports_completing_one_build_lose_no_field():
         "project_path": "lawvriksh/blog-fork",
     }
     base = {"repository": REPORT["repository"], "tag": SHA, "commit_sha": SHA}
-    assert ci_client_with(raw).post(BUILDS, base, format="json").status_code == 201
+    assert bearer_client(raw).post(BUILDS, base, format="json").status_code == 201
     barrier = threading.Barrier(len(details))
     codes, errors = [], []
 
     def report(name, value):
-        client = ci_client_with(raw)
+        client = bearer_client(raw)
         try:
             barrier.wait(timeout=10)
             codes.append(client.post(BUILDS, {**base, name: value}, format="json").status_code)
@@ -196,12 +200,6 @@ def test_concurrent_reports_completing_one_build_lose_no_field():
     reports = AuditEvent.objects.filter(action="build.report", outcome="accepted")
     assert reports.count() == 1 + len(details)
     assert set(reports.values_list("object_type", "object_id")) == {("build", str(build.pk))}
-
-
-def ci_client_with(raw):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    return client
 
 
 @pytest.mark.django_db
