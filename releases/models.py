@@ -6,6 +6,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from core.compiled import CompiledQuery
 from releases.stages import STAGE_RANK, StageStatus, StageVerdict, verdicts  # noqa: F401
 
 DIGEST_VALIDATOR = RegexValidator(
@@ -56,6 +57,9 @@ class Build(models.Model):
                 name="build_repository_digest",
             ),
         ]
+        # A stage report names its build by tag alone (the repository is optional): without
+        # this index each such report scanned every build ever recorded.
+        indexes = [models.Index(fields=["tag"], name="build_tag")]
 
     def __str__(self):
         return f"{self.repository}:{self.tag}"
@@ -101,9 +105,15 @@ class Build(models.Model):
         )
 
 
+# Every build report's answer asks for it: compiled once per process (core/compiled.py).
+_first_environment = CompiledQuery(
+    lambda: Environment.objects.order_by("position", "name")[:1], generic_plan=True
+)
+
+
 def entry_stages() -> list[str]:
     """The stages the first environment of the chain requires (where builds enter)."""
-    first = Environment.objects.order_by("position", "name").first()
+    first = next(iter(_first_environment()), None)
     return first.stages_required() if first else list(settings.RELEASES_REQUIRED_STAGES)
 
 

@@ -104,7 +104,10 @@ def audit(actor: Actor, action: str, *, obj=None, outcome="accepted", **payload)
 
 # The build `repository:tag` (at most one: unique), compiled once (core/compiled.py).
 builds_tagged = CompiledQuery(
-    lambda repository, tag: Build.objects.filter(repository=repository, tag=tag), str, str
+    lambda repository, tag: Build.objects.filter(repository=repository, tag=tag),
+    str,
+    str,
+    generic_plan=True,  # a unique key: one plan suits every build
 )
 
 
@@ -301,7 +304,9 @@ def ci_token_revoke(*, token: CIToken, user=None) -> None:
 
 
 # Every CI request looks its token up: compiled once per process (core/compiled.py).
-_token_by_hash = CompiledQuery(lambda digest: CIToken.objects.filter(token_hash=digest), str)
+_token_by_hash = CompiledQuery(
+    lambda digest: CIToken.objects.filter(token_hash=digest), str, generic_plan=True
+)
 
 
 def ci_token_verify(raw: str) -> CIToken | None:

@@ -216,12 +216,17 @@ CanDeploy = scope_or_permission("deploy:staging", deployments.ACTION_PERMISSIONS
 
 
 # Every stage report names its build: these lookups are compiled once (core/compiled.py).
-_build_by_id = CompiledQuery(lambda pk: Build.objects.filter(pk=pk), int)
+# Each names one key (the id, a build's results, the tag's index), so each is prepared with
+# one generic plan per connection as well.
+_build_by_id = CompiledQuery(lambda pk: Build.objects.filter(pk=pk), int, generic_plan=True)
 _results_of = CompiledQuery(
     lambda build_id: StageResult.objects.filter(build_id=build_id).order_by("stage", "-job_id"),
     int,
+    generic_plan=True,
 )
-_builds_by_tag = CompiledQuery(lambda tag: Build.objects.filter(tag=tag)[:2], str)
+_builds_by_tag = CompiledQuery(
+    lambda tag: Build.objects.filter(tag=tag)[:2], str, generic_plan=True
+)
 
 
 def builds_named(key: str, repository: str | None = None) -> list[Build]:

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
+from core.postgresql import prepared
 from releases import services
 from releases.models import AuditEvent, Build, Environment, StageResult
 from tests.factories import UserFactory
@@ -378,6 +379,50 @@ def test_oversized_bodies_are_refused(ci, settings):
 @pytest.mark.django_db
 def test_stage_report_for_an_unknown_build_is_404(ci):
     assert ci.post(stages_url("f" * 40), stage("test", 1, "success")).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_stage_report_finds_its_build_by_tag_through_an_index(ci):
+    """Most stage reports name their build by tag alone: with a registry of thousands of
+    builds that lookup must not read them all (it did, once per report)."""
+    Build.objects.bulk_create(
+        Build(repository=REPORT["repository"], tag=f"old-{n}", commit_sha=SHA) for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE releases_build")
+    plan = Build.objects.filter(tag="old-1234")[:2].explain()
+    assert "build_tag" in plan and "Seq Scan" not in plan
+    assert ci.post(BUILDS, {**REPORT, "tag": "old-1234"}).status_code == 200  # found by tag
+    assert ci.post(stages_url("old-1234"), stage("test", 1, "success")).status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)  # prepared only outside a transaction, as served
+def test_a_ci_reports_lookups_are_prepared_with_one_generic_plan(ci, monkeypatch):
+    """The token, the build by tag and the entry stages: planned once per connection."""
+    monkeypatch.setattr(prepared, "_chosen", set())
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    connection._prepared_names = set()
+    assert ci.post(BUILDS, REPORT).status_code == 201
+    for job_id in (1, 2, 3):
+        assert ci.post(stages_url(SHA), stage("test", job_id, "success")).status_code == 201
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE name LIKE 'lawvriksh%%'"
+        )
+        plans = cursor.fetchall()
+
+    def planned_once(table, column, runs):
+        found = [row for row in plans if table in row[0] and f'"{column}" = $1' in row[0]]
+        assert len(found) == 1, (table, column, plans)
+        _, generic, custom = found[0]
+        return generic >= runs - 1 and custom == 0  # the run that prepares it may not count
+
+    assert planned_once("releases_citoken", "token_hash", runs=4)
+    assert planned_once("releases_build", "tag", runs=3)
+    assert any("releases_environment" in statement for statement, _, _ in plans)
+    assert StageResult.objects.filter(build__tag=SHA).count() == 3
 
 
 @pytest.mark.django_db
