@@ -132,6 +132,11 @@ class StageVerdictSerializer(serializers.Serializer):
         return [f"{job.job_name or job.job_id}: {job.status}" for job in verdict.warnings]
 
 
+# One instance for every build: its fields hold no state of a build or a request, and a new
+# serializer per build deep-copied them all (a list of 50 builds made 50).
+_VERDICTS = StageVerdictSerializer(many=True)
+
+
 class BuildSerializer(FieldsOnceModelSerializer):
     status = serializers.SerializerMethodField()
     deployable = serializers.SerializerMethodField()
@@ -185,9 +190,7 @@ class BuildSerializer(FieldsOnceModelSerializer):
     @extend_schema_field(StageVerdictSerializer(many=True))
     def get_stages(self, build) -> list[dict]:
         current = build.current_results()
-        return StageVerdictSerializer(
-            [current[stage] for stage in pipeline_order(current)], many=True
-        ).data
+        return _VERDICTS.to_representation([current[stage] for stage in pipeline_order(current)])
 
 
 class BuildHistorySerializer(BuildSerializer):
