@@ -59,7 +59,12 @@ class Build(models.Model):
         ]
         # A stage report names its build by tag alone (the repository is optional): without
         # this index each such report scanned every build ever recorded.
-        indexes = [models.Index(fields=["tag"], name="build_tag")]
+        indexes = [
+            models.Index(fields=["tag"], name="build_tag"),
+            # Every list of builds (the release page, the API, the admin, the deploy form)
+            # is newest first: a page of it read the whole table and sorted it.
+            models.Index(fields=["-created_at", "-id"], name="build_newest"),
+        ]
 
     def __str__(self):
         return f"{self.repository}:{self.tag}"

@@ -396,6 +396,21 @@ def test_a_stage_report_finds_its_build_by_tag_through_an_index(ci):
     assert ci.post(stages_url("old-1234"), stage("test", 1, "success")).status_code == 201
 
 
+@pytest.mark.django_db
+def test_a_page_of_builds_newest_first_reads_only_that_page(ci):
+    """The release page, the API and the admin list builds newest first: through an index,
+    not by sorting every build ever recorded."""
+    Build.objects.bulk_create(
+        Build(repository=REPORT["repository"], tag=f"old-{n}", commit_sha=SHA) for n in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE releases_build")
+    plan = Build.objects.all()[:50].explain()
+    assert "build_newest" in plan and "Sort" not in plan and "Seq Scan" not in plan
+    assert ci.post(BUILDS, {**REPORT, "tag": "newest"}).status_code == 201
+    assert ci.get(BUILDS).json()["results"][0]["tag"] == "newest"
+
+
 @pytest.mark.django_db(transaction=True)  # prepared only outside a transaction, as served
 def test_a_ci_reports_lookups_are_prepared_with_one_generic_plan(ci, monkeypatch):
     """The token, the build by tag and the entry stages: planned once per connection."""
