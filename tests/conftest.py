@@ -1,11 +1,13 @@
-"""Fixtures shared by every test: an empty cache, API clients, users of each role, and a
-client for GitLab's webhook."""
+"""Fixtures shared by every test: an empty cache, API clients, users of each role, a
+client for GitLab's webhook, and a session without prepared statements."""
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from core.postgresql import prepared
 from tests.factories import AuthorFactory, EditorFactory, UserFactory
 
 # Fixtures of real parts used by tests in several folders.
@@ -105,3 +107,13 @@ def media_storage(settings, tmp_path):
         },
     }
     return tmp_path / "media"
+
+
+@pytest.fixture
+def fresh_session(monkeypatch):
+    """The test's connection without statements prepared by an earlier test, and a process
+    that has chosen none yet (core/postgresql/prepared.py)."""
+    monkeypatch.setattr(prepared, "_chosen", set())
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    connection._prepared_names = set()

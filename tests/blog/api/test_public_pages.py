@@ -216,16 +216,6 @@ def answers(client) -> list[tuple[int, bytes]]:
     return [(r.status_code, r.content) for r in map(client.get, PREPARED_URLS)]
 
 
-@pytest.fixture
-def fresh_session(monkeypatch):
-    """The test's connection without statements prepared by an earlier test, and a process
-    that has chosen none yet."""
-    monkeypatch.setattr(prepared, "_chosen", set())
-    with connection.cursor() as cursor:
-        cursor.execute("DEALLOCATE ALL")
-    connection._prepared_names = set()
-
-
 @prepared_db
 def test_the_public_page_and_a_post_run_prepared_with_a_generic_plan(
     api_client, blog, settings, fresh_session
