@@ -77,15 +77,19 @@ def search_posts(queryset: QuerySet, text: str) -> QuerySet:
 def ranked_matches(queryset: QuerySet, text: str) -> list[int]:
     """The ids of the newest SEARCH_CANDIDATES posts of `queryset` matching `text`, best
     first: one pass over their vectors (matched and ranked together), ordered here."""
+    # Newest first already; a stable sort keeps that order among equal ranks.
+    return [pk for pk, _ in sorted(candidates(queryset, text), key=lambda row: -row[1])]
+
+
+def candidates(queryset: QuerySet, text: str) -> QuerySet:
+    """(id, rank) of the newest SEARCH_CANDIDATES posts of `queryset` matching `text`."""
     query = SearchQuery(text.strip(), config=SEARCH_CONFIG, search_type="websearch")
-    candidates = (
+    return (
         queryset.filter(search_vector=query)
         .order_by("-published_at", "-id")
         .annotate(rank=SearchRank(F("search_vector"), query))
         .values_list("pk", "rank")[: settings.SEARCH_CANDIDATES]
     )
-    # Newest first already; a stable sort keeps that order among equal ranks.
-    return [pk for pk, _ in sorted(candidates, key=lambda candidate: -candidate[1])]
 
 
 def in_ranked_order(queryset: QuerySet, ranked: list[int]) -> QuerySet:
