@@ -21,10 +21,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from blog import changes, errors, services
-from blog.search import search_headlines
+from blog.search import headline, highlight_html, search_headlines
 from blog.api import conditional
 from blog.api.filters import PostFilter, PostFilterBackend, PostOrderingFilter, PostSearchFilter
-from blog.api.public_pages import public_list_rows, reads_compiled
+from blog.api.public_pages import public_list_rows, reads_compiled, search_page_rows
 from blog.api.permissions import (
     CanWritePostsOrReadOnly,
     IsEditor,
@@ -186,7 +186,7 @@ class PostViewSet(
                 page = self.paginate_queryset(compiled)
             else:
                 page = self._page_from_the_orm()
-            if self.search_active:
+            if self.search_active and self.search_ranked is None:  # else read with the page
                 snippets = search_headlines([row["id"] for row in page], self.search_active)
                 for row in page:
                     row["headline"] = snippets.get(row["id"], "")
@@ -206,11 +206,19 @@ class PostViewSet(
         return page
 
     def _ranked_page(self, ranked: Sequence[int]) -> Sequence[dict]:
-        """A page of search hits: the ranked ids paged here, then only their rows read."""
+        """A page of search hits: the ranked ids paged here, then only their rows read, with
+        their snippets (one statement)."""
         page_ids = self.paginate_queryset(ranked)
-        rows = Post.objects.readable_by(self.request.user).filter(pk__in=page_ids)
-        by_id = {row["id"]: row for row in rows.values(*LIST_COLUMNS, **tag_columns())}
+        if reads_compiled(self.request):
+            found = search_page_rows(page_ids, self.search_active)
+        else:
+            rows = Post.objects.readable_by(self.request.user).filter(pk__in=page_ids)
+            snippet = headline(self.search_active)
+            found = rows.values(*LIST_COLUMNS, **tag_columns(), headline=snippet)
+        by_id = {row["id"]: row for row in found}
         page = [by_id[pk] for pk in page_ids if pk in by_id]
+        for row in page:
+            row["headline"] = highlight_html(row["headline"])
         add_tags(page)
         return page
 

@@ -13,10 +13,13 @@ from django.db import connection, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from blog.api import public_pages
+from django.contrib.auth.models import AnonymousUser
+
+from blog.api import filters, public_pages
 from blog.api import views as api_views
 from blog.api.views import PostViewSet
 from blog.models import Comment, CommentStatus, Image, Post, PostStatus
+from blog.search import ranked_matches, refresh_search_vectors
 from core.postgresql import prepared
 from tests.blog.factories import CategoryFactory, TagFactory, make_post
 from tests.factories import AuthorFactory
@@ -149,6 +152,87 @@ def test_one_query_for_a_compiled_page(api_client, blog, django_assert_num_queri
     with django_assert_num_queries(2):  # the content version, then the page with its tags
         response = api_client.get(LIST, {"tag": "courts"})
     assert response.json()["count"] == 23
+
+
+SEARCHES = [
+    {"search": "title"},  # every post matches alike: newest first among equal ranks
+    {"search": "body", "page_size": 5, "page": 2},
+    {"search": "body", "page_size": 5, "page": 5},  # the last, short page
+    {"search": '"title 07" or courts'},  # websearch syntax: a phrase, an alternative
+    {"search": "title -courts"},
+    {"search": "x'; DROP TABLE blog_post; --"},
+    {"search": "nothing matches this"},
+    {"search": "title", "ordering": "title"},  # ranked the same, then in the order asked
+]
+
+
+@pytest.fixture
+def search_calls(monkeypatch):
+    """What the compiled search statements were called with, per request."""
+    calls = []
+    ranking, page = filters.ranked_visible_matches, api_views.search_page_rows
+
+    def spy_ranking(text):
+        calls.append(("ranking", text))
+        return ranking(text)
+
+    def spy_page(ids, text):
+        calls.append(("page", len(ids)))
+        return page(ids, text)
+
+    monkeypatch.setattr(filters, "ranked_visible_matches", spy_ranking)
+    monkeypatch.setattr(api_views, "search_page_rows", spy_page)
+    return calls
+
+
+@pytest.mark.parametrize("params", SEARCHES, ids=[str(shape) for shape in SEARCHES])
+def test_a_compiled_search_is_what_the_orm_gives(
+    api_client, blog, search_calls, monkeypatch, params
+):
+    for post in Post.objects.filter(slug__in=["p03", "p07"]):
+        post.body = "A body on courts, courts and more courts."
+        post.save()
+    refresh_search_vectors()
+    compiled = api_client.get(LIST, params)
+    twice = api_client.get(LIST, params)
+    assert [kind for kind, _ in search_calls].count("ranking") == 2
+
+    anonymous = Post.objects.readable_by(AnonymousUser())
+    monkeypatch.setattr(filters, "ranked_visible_matches", lambda t: ranked_matches(anonymous, t))
+    monkeypatch.setattr(api_views, "reads_compiled", lambda request: False)
+    from_the_orm = api_client.get(LIST, params)
+
+    assert compiled.status_code == twice.status_code == from_the_orm.status_code == 200
+    assert compiled.json() == twice.json() == from_the_orm.json()
+    slugs = {item["slug"] for item in compiled.json()["results"]}
+    assert not slugs & {"draft", "archived", "later"}
+    if compiled.json()["results"] and "ordering" not in params:
+        assert ("page", len(compiled.json()["results"])) in search_calls
+
+
+def test_the_best_matches_come_first_with_their_snippets_marked(api_client, blog):
+    for post in Post.objects.filter(slug__in=["p03", "p07"]):
+        post.body = "A body on <b>courts</b>, courts and more courts."
+        post.save()
+    refresh_search_vectors()
+    results = api_client.get(LIST, {"search": "courts body", "page_size": 2}).json()["results"]
+    assert [item["slug"] for item in results] == ["p07", "p03"]  # the newer of two equals
+    assert results[0]["highlight"].count("<mark>courts</mark>") == 3
+    assert "<b>" not in results[0]["highlight"]  # the author's markup is text, escaped
+
+
+@pytest.mark.parametrize("params", [{"tag": "courts"}, {"author": "bob"}, {"tag": ""}])
+def test_a_filtered_search_is_ranked_by_the_orm(api_client, blog, search_calls, params):
+    response = api_client.get(LIST, {"search": "title", **params})
+    assert response.status_code == 200
+    assert [kind for kind, _ in search_calls] == ["page"]  # the ranking was the ORM's
+
+
+def test_a_signed_in_readers_search_takes_the_orm_path(jwt_client_for, blog, search_calls):
+    alice = AuthorFactory._meta.model.objects.get(username="alice")
+    found = jwt_client_for(alice).get(LIST, {"search": "body", "page_size": 100}).json()
+    assert search_calls == []
+    assert "draft" in {item["slug"] for item in found["results"]}  # her own draft
 
 
 def detail(slug):
