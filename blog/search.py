@@ -64,7 +64,8 @@ def refresh_search_vectors(post_ids=None) -> None:
 # Ranking reads every match's (large) vector: for a word in most posts that is the whole
 # table. Ranking the newest settings.SEARCH_CANDIDATES matches keeps a search fast at any
 # size (PostgreSQL walks the newest-first index for common words, the GIN index for rare
-# ones); each candidate costs ~10 us of PostgreSQL (its row read, its vector decompressed).
+# ones); each candidate costs ~2 us of PostgreSQL (its row read, its vector decompressed),
+# ~9.5 us while the vectors were in the TOAST table (migration blog/0011).
 
 
 def search_posts(queryset: QuerySet, text: str) -> QuerySet:
