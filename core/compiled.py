@@ -230,6 +230,12 @@ class CompiledQuery:
             converted.append(row)
         return converted
 
+    def sql_with_params(self, *values, using: str = DEFAULT_DB_ALIAS) -> tuple[str, list]:
+        """The statement and its parameters for these values, to run inside other SQL (as
+        the ORM's `query.sql_with_params()`, without building the queryset again)."""
+        compiled = self._compiled_for(values, using)
+        return compiled.sql, compiled.params(values)
+
     def rows(self, *values, using: str = DEFAULT_DB_ALIAS) -> list:
         """The rows as sequences of column values (what a `.values_list()` queryset gives)."""
         return self._rows(self._compiled_for(values, using), values, using)

@@ -84,3 +84,26 @@ def test_an_int_the_orm_derives_from_a_value_is_refused():
     doubled = CompiledQuery(lambda pk: Build.objects.filter(pk=pk * 2), int)
     with pytest.raises(NotCompilable):
         doubled.compile()
+
+
+@pytest.mark.django_db
+def test_a_compiled_statement_runs_inside_other_sql_with_its_values():
+    actor = services.Actor()
+    for tag in ("one", "two", "three"):
+        services.build_report(actor=actor, repository="r.example/b", tag=tag, commit_sha="e" * 40)
+    by_repository = CompiledQuery(
+        lambda repository: Build.objects.filter(repository=repository).values_list("tag"), str
+    )
+    counted = {}
+    for repository in ("r.example/b", "elsewhere"):
+        sql, params = by_repository.sql_with_params(repository)
+        orm_sql, orm_params = (
+            Build.objects.filter(repository=repository).values_list("tag").query.sql_with_params()
+        )
+        assert (sql, list(params)) == (orm_sql, list(orm_params))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT string_agg(t.tag, ',' ORDER BY t.tag) FROM ({sql}) AS t (tag)", params
+            )
+            counted[repository] = cursor.fetchone()[0]
+    assert counted == {"r.example/b": "one,three,two", "elsewhere": None}
