@@ -236,10 +236,6 @@ class CompiledQuery:
         compiled = self._compiled_for(values, using)
         return compiled.sql, compiled.params(values)
 
-    def rows(self, *values, using: str = DEFAULT_DB_ALIAS) -> list:
-        """The rows as sequences of column values (what a `.values_list()` queryset gives)."""
-        return self._rows(self._compiled_for(values, using), values, using)
-
     def values(self, *values, using: str = DEFAULT_DB_ALIAS) -> list[dict]:
         compiled = self._compiled_for(values, using)
         names = compiled.names

@@ -11,11 +11,15 @@ from releases import services
 from releases.models import Build, CIToken
 
 
-@pytest.mark.django_db
-def test_a_compiled_query_gives_what_the_orm_gives_for_any_values():
+@pytest.fixture
+def three_builds(db):
+    """Builds tagged one, two and three in repository r.example/b."""
     actor = services.Actor()
     for tag in ("one", "two", "three"):
         services.build_report(actor=actor, repository="r.example/b", tag=tag, commit_sha="f" * 40)
+
+
+def test_a_compiled_query_gives_what_the_orm_gives_for_any_values(three_builds):
     by_tag = CompiledQuery(
         lambda tag, repository: Build.objects.filter(tag=tag, repository=repository), str, str
     )
@@ -86,20 +90,15 @@ def test_an_int_the_orm_derives_from_a_value_is_refused():
         doubled.compile()
 
 
-@pytest.mark.django_db
-def test_a_compiled_statement_runs_inside_other_sql_with_its_values():
-    actor = services.Actor()
-    for tag in ("one", "two", "three"):
-        services.build_report(actor=actor, repository="r.example/b", tag=tag, commit_sha="e" * 40)
-    by_repository = CompiledQuery(
-        lambda repository: Build.objects.filter(repository=repository).values_list("tag"), str
-    )
+def test_a_compiled_statement_runs_inside_other_sql_with_its_values(three_builds):
+    def tags_in(repository):
+        return Build.objects.filter(repository=repository).values_list("tag")
+
+    by_repository = CompiledQuery(tags_in, str)
     counted = {}
     for repository in ("r.example/b", "elsewhere"):
         sql, params = by_repository.sql_with_params(repository)
-        orm_sql, orm_params = (
-            Build.objects.filter(repository=repository).values_list("tag").query.sql_with_params()
-        )
+        orm_sql, orm_params = tags_in(repository).query.sql_with_params()
         assert (sql, list(params)) == (orm_sql, list(orm_params))
         with connection.cursor() as cursor:
             cursor.execute(
