@@ -11,11 +11,15 @@ import psycopg
 import pytest
 import time_machine
 from django.db import connection, transaction
+from django.http import HttpResponse
 from django.test import Client
+from django.urls import path
 from django.utils import timezone
 
 from blog import changes, content_state, services
 from blog.models import Post, PostStatus
+from config.urls import handler404, handler500  # noqa: F401 (the URLconf below uses them)
+from config.urls import urlpatterns as project_urls
 from tests.blog.factories import make_post
 from tests.factories import EditorFactory
 
@@ -183,3 +187,33 @@ def test_a_cached_public_answer_is_served_early_with_the_views_bytes_and_headers
     # Credentials or a preview token always go the usual way.
     signed = client.get(LIST, headers={"authorization": "Bearer not-a-token"})
     assert hasattr(signed.wsgi_request, "user")
+
+
+def retired(request, slug):
+    return HttpResponse("retired", status=410)
+
+
+# A URLconf where a post's URL leads elsewhere (the last test switches to it).
+urlpatterns = [path("api/v1/posts/<slug:slug>/", retired), *project_urls]
+
+
+def test_early_answers_keep_each_path_on_its_own_route(watch, settings):
+    posts = [make_post(title="First early"), make_post(title="Second early")]
+    assert watch.sync()
+    client = Client()
+    urls = [f"{LIST}{post.slug}/" for post in posts]
+    by_view = {url: client.get(url) for url in urls}
+    for _ in range(2):  # the second round takes the routes remembered in the first
+        for url, post in zip(urls, posts):
+            early = client.get(url)
+            assert not hasattr(early.wsgi_request, "user")
+            assert early.content == by_view[url].content
+            assert early.json()["title"] == post.title
+    # A path with no route is never answered early, however often it is asked.
+    for _ in range(2):
+        missing = client.get(f"{LIST}no-such-post/")
+        assert missing.status_code == 404 and hasattr(missing.wsgi_request, "user")
+    # Another URLconf routes afresh: the routes remembered for the old one are not used.
+    settings.ROOT_URLCONF = __name__
+    moved = client.get(urls[0])
+    assert moved.status_code == 410 and moved.content == b"retired"
