@@ -18,7 +18,6 @@ from django.utils import timezone
 
 from blog import changes, content_state, services
 from blog.models import Post, PostStatus
-from config.urls import handler404, handler500  # noqa: F401 (the URLconf below uses them)
 from config.urls import urlpatterns as project_urls
 from tests.blog.factories import make_post
 from tests.factories import EditorFactory
